@@ -1,0 +1,206 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { ConfigError } from '../config/load.ts';
+import type { DeployEngine, Started } from '../deploy/engine.ts';
+import type { DeployEvent } from '../deploy/events.ts';
+import { ZddError } from '../errors.ts';
+import type { Store } from '../store/store.ts';
+import { redactEnv } from './redact.ts';
+import { serviceStatus } from './status.ts';
+
+export interface ApiContext {
+  engine: DeployEngine;
+  store: Store;
+  log: Logger;
+  daemon: { pid: number; startedAt: number; config: string; dataDir: string; version: string };
+}
+
+type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, params: { service: string; body: Record<string, unknown>; query: URLSearchParams }) => Promise<void> | void;
+
+const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
+  { method: 'GET', pattern: /^\/v1\/status$/, handler: (ctx, _req, res) => json(res, 200, statusOf(ctx)) },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/services\/([^/]+)$/,
+    handler: (ctx, _req, res, { service }) => {
+      const s = ctx.engine.services.get(service);
+      if (!s) throw unknown(ctx, service);
+      json(res, 200, serviceStatus(s));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/services\/([^/]+)\/deploy$/,
+    handler: (ctx, _req, res, { service, body }) =>
+      stream(res, (listener) =>
+        ctx.engine.deploy(
+          service,
+          {
+            version: optionalString(body.version, 'version'),
+            env: env(body.env),
+            command: optionalString(body.command, 'command'),
+            cwd: optionalString(body.cwd, 'cwd'),
+          },
+          listener,
+        ),
+      ),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/services\/([^/]+)\/rollback$/,
+    handler: (ctx, _req, res, { service, body }) =>
+      stream(res, (listener) => ctx.engine.rollback(service, typeof body.to === 'number' ? body.to : undefined, listener)),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/services\/([^/]+)\/promote$/,
+    handler: (ctx, _req, res, { service, body }) => json(res, 200, { message: ctx.engine.promote(service, body.full === true) }),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/services\/([^/]+)\/abort$/,
+    handler: async (ctx, _req, res, { service }) => json(res, 200, await ctx.engine.abort(service)),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/services\/([^/]+)\/follow$/,
+    handler: (ctx, _req, res, { service }) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const active = ctx.engine.follow(service, (e) => {
+        res.write(`${JSON.stringify(e)}\n`);
+        if (e.type === 'finished') res.end();
+      });
+      if (!active) res.end();
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/services\/([^/]+)\/history$/,
+    handler: (ctx, _req, res, { service, query }) => {
+      if (!ctx.engine.services.has(service) && ctx.store.releases(service, 1).length === 0) throw unknown(ctx, service);
+      const limit = Math.min(500, Number(query.get('limit') ?? 20) || 20);
+      const releases = ctx.store.releases(service, limit).map((r) => ({
+        number: r.number,
+        version: r.version,
+        state: r.state,
+        createdAt: r.createdAt,
+        command: r.spec.command,
+        cwd: r.spec.cwd,
+        env: redactEnv(r.spec.env),
+      }));
+      const numbers = new Map(ctx.store.releases(service, 10_000).map((r) => [r.id, r.number]));
+      const deployments = ctx.store.deployments(service, limit).map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        strategy: d.strategy,
+        release: numbers.get(d.releaseId) ?? null,
+        from: d.fromReleaseId === null ? null : (numbers.get(d.fromReleaseId) ?? null),
+        status: d.status,
+        reason: d.reason,
+        startedAt: d.startedAt,
+        finishedAt: d.finishedAt,
+        steps: ctx.store.steps(d.id),
+      }));
+      json(res, 200, { service, releases, deployments });
+    },
+  },
+];
+
+function statusOf(ctx: ApiContext) {
+  return { daemon: ctx.daemon, services: [...ctx.engine.services.values()].map(serviceStatus) };
+}
+
+/** The control API: JSON over HTTP on the daemon's Unix socket. */
+export function createApiServer(ctx: ApiContext): http.Server {
+  return http.createServer((req, res) => {
+    void handle(ctx, req, res).catch((err: unknown) => sendError(ctx, res, err));
+  });
+}
+
+async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://zdd');
+  for (const route of routes) {
+    const m = route.pattern.exec(url.pathname);
+    if (!m || route.method !== req.method) continue;
+    const body = req.method === 'POST' ? await readJson(req) : {};
+    await route.handler(ctx, req, res, { service: decodeURIComponent(m[1] ?? ''), body, query: url.searchParams });
+    return;
+  }
+  json(res, 404, { error: { code: 'NOT_FOUND', message: `no API route ${req.method} ${url.pathname}` } });
+}
+
+/** A deployment as NDJSON: its events as they happen, ending with the "finished" one. */
+function stream(res: ServerResponse, start: (listener: (e: DeployEvent) => void) => Started): void {
+  const buffered: DeployEvent[] = [];
+  let open = false;
+  const listener = (e: DeployEvent) => {
+    if (!open) return void buffered.push(e);
+    if (!res.writableEnded) res.write(`${JSON.stringify(e)}\n`);
+    if (e.type === 'finished') res.end();
+  };
+  // start() throws for refusals (busy, unknown service, bad config) before anything is streamed.
+  start(listener);
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  open = true;
+  for (const e of buffered) listener(e);
+}
+
+function sendError(ctx: ApiContext, res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    ctx.log.error({ err }, 'control API failed after answering');
+    return void res.destroy();
+  }
+  if (err instanceof ConfigError) {
+    return json(res, 422, { error: { code: err.code, message: err.message, hint: err.hint, issues: err.issues } });
+  }
+  if (err instanceof ZddError) {
+    const status = err.code === 'SERVICE_UNKNOWN' || err.code === 'RELEASE_UNKNOWN' ? 404 : err.code === 'BAD_REQUEST' ? 400 : 409;
+    return json(res, status, { error: { code: err.code, message: err.message, hint: err.hint } });
+  }
+  ctx.log.error({ err }, 'control API request failed');
+  json(res, 500, { error: { code: 'INTERNAL', message: (err as Error).message } });
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = '';
+  for await (const chunk of req) {
+    text += chunk;
+    if (text.length > 1_000_000) throw new ZddError('BAD_REQUEST', 'request body too large');
+  }
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new ZddError('BAD_REQUEST', 'request body must be a JSON object');
+}
+
+function optionalString(v: unknown, name: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v === '') throw new ZddError('BAD_REQUEST', `${name} must be a non-empty string`);
+  return v;
+}
+
+function env(v: unknown): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ZddError('BAD_REQUEST', 'env must be an object');
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new ZddError('BAD_REQUEST', `env name "${k}" is not valid: use letters, digits and _`);
+    out[k] = String(val);
+  }
+  return out;
+}
+
+function unknown(ctx: ApiContext, service: string): ZddError {
+  const known = [...ctx.engine.services.keys()].join(', ') || 'none';
+  return new ZddError('SERVICE_UNKNOWN', `no service named "${service}" in zdd.yaml (services: ${known})`);
+}

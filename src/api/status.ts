@@ -1,0 +1,72 @@
+import { formatListen } from '../config/listen.ts';
+import type { ServiceState } from '../deploy/service-state.ts';
+import type { ReleaseStatsView } from '../proxy/release-stats.ts';
+import type { ReleaseSet } from '../runtime/release-set.ts';
+
+export interface InstanceStatus {
+  id: string;
+  pid: number | undefined;
+  port: number;
+  health: string;
+  inFlight: number;
+  startedAt: number;
+  restarts: number;
+}
+
+export interface ReleaseStatus {
+  number: number;
+  version: string;
+  createdAt: number;
+  instances: InstanceStatus[];
+  traffic: ReleaseStatsView;
+}
+
+export interface ServiceStatus {
+  name: string;
+  listen: string;
+  strategy: string;
+  replicas: number;
+  live: ReleaseStatus | null;
+  standby: (ReleaseStatus & { until: number }) | null;
+  /** Releases started by the deployment in progress that do not yet serve all traffic. */
+  incoming: ReleaseStatus[];
+  retiring: ReleaseStatus[];
+  /** Traffic split, newest release first. */
+  split: { release: number; weight: number }[];
+  deployment: { id: number; kind: string; strategy: string; release: number; step: string; startedAt: number } | null;
+}
+
+export function serviceStatus(s: ServiceState): ServiceStatus {
+  const release = (set: ReleaseSet): ReleaseStatus => {
+    let inFlight = 0;
+    const instances = [...set.members].map((m) => {
+      inFlight += m.target.inFlight;
+      return {
+        id: m.instance.id,
+        pid: m.instance.pid,
+        port: m.target.port,
+        health: m.target.state,
+        inFlight: m.target.inFlight,
+        startedAt: m.instance.startedAt,
+        restarts: m.restarts,
+      };
+    });
+    const r = set.release;
+    return { number: r.number, version: r.version, createdAt: r.createdAt, instances, traffic: s.plane.stats(r.number).view(inFlight) };
+  };
+  const a = s.active;
+  return {
+    name: s.name,
+    listen: formatListen(s.config.listen),
+    strategy: s.config.strategy.type,
+    replicas: s.config.replicas,
+    live: s.live ? release(s.live) : null,
+    standby: s.standby ? { ...release(s.standby.set), until: s.standby.until } : null,
+    incoming: [...s.incoming].map(release),
+    retiring: [...s.retiring].map(release),
+    split: s.plane.table.routes.map((r) => ({ release: r.targets.release, weight: r.weight })),
+    deployment: a
+      ? { id: a.deployment.id, kind: a.deployment.kind, strategy: a.deployment.strategy, release: a.release.number, step: a.step, startedAt: a.deployment.startedAt }
+      : null,
+  };
+}

@@ -1,0 +1,81 @@
+import { Command } from 'commander';
+import { formatDuration } from '../../config/duration.ts';
+import type { DeploymentStatus, DeploymentStep, ReleaseState } from '../../store/store.ts';
+import { bad, bold, clock, dim, marks, ok, table, warn } from '../format.ts';
+import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
+
+interface HistoryResponse {
+  service: string;
+  releases: { number: number; version: string; state: ReleaseState; createdAt: number; command: string | string[]; cwd: string; env: Record<string, string> }[];
+  deployments: {
+    id: number;
+    kind: string;
+    strategy: string;
+    release: number | null;
+    from: number | null;
+    status: DeploymentStatus;
+    reason: string | null;
+    startedAt: number;
+    finishedAt: number | null;
+    steps: DeploymentStep[];
+  }[];
+}
+
+export function historyCommand(): Command {
+  return withCommonOptions(new Command('history'))
+    .description('releases and deployments of a service, with every step and outcome')
+    .argument('<service>', 'service name from zdd.yaml')
+    .option('-n, --limit <n>', 'how many releases and deployments', '10')
+    .option('--steps', 'show every step of every deployment (default: steps of the latest one and of failures)')
+    .action(async (service: string, o: CommonOptions & { limit: string; steps?: boolean }) => {
+      const h = await withClient(o, (c) => c.get<HistoryResponse>(`/v1/services/${encodeURIComponent(service)}/history?limit=${Number(o.limit) || 10}`));
+      process.stdout.write(o.json ? `${JSON.stringify(h, null, 2)}\n` : render(h, o.steps === true));
+    });
+}
+
+const stateColor: Record<ReleaseState, (s: string) => string> = {
+  live: ok,
+  canary: warn,
+  standby: (s) => s,
+  pending: warn,
+  retired: dim,
+  failed: bad,
+};
+
+const statusColor: Record<DeploymentStatus, (s: string) => string> = {
+  succeeded: ok,
+  running: warn,
+  failed: bad,
+  aborted: warn,
+  'rolled-back': bad,
+};
+
+function render(h: HistoryResponse, allSteps: boolean): string {
+  const out: string[] = [bold(`${h.service} — releases`)];
+  if (h.releases.length === 0) out.push(dim('  none yet: deploy one with zdd deploy ' + h.service));
+  out.push(
+    table(
+      [
+        [dim('#'), dim('version'), dim('state'), dim('created'), dim('command')],
+        ...h.releases.map((r) => [String(r.number), r.version, stateColor[r.state](r.state), clock(r.createdAt), Array.isArray(r.command) ? r.command.join(' ') : r.command]),
+      ],
+      '  ',
+    ),
+  );
+  out.push('', bold('deployments'));
+  if (h.deployments.length === 0) out.push(dim('  none yet'));
+  h.deployments.forEach((d, i) => {
+    const took = d.finishedAt ? formatDuration(d.finishedAt - d.startedAt) : 'running';
+    const route = d.from ? `r${d.from} → r${d.release}` : `→ r${d.release}`;
+    out.push(`  #${d.id}  ${clock(d.startedAt)}  ${d.kind.padEnd(8)} ${d.strategy.padEnd(10)} ${route.padEnd(10)} ${statusColor[d.status](d.status)} ${dim(took)}`);
+    if (d.reason) out.push(`      ${d.status === 'succeeded' ? dim(d.reason) : bad(d.reason.split('\n').join('\n      '))}`);
+    if (allSteps || i === 0 || d.status !== 'succeeded') {
+      for (const s of d.steps) {
+        if (s.status === 'started' && !s.detail) continue;
+        const offset = formatDuration(s.at - d.startedAt);
+        out.push(dim(`      +${offset.padEnd(6)} `) + `${marks[s.status]} ${s.step.padEnd(8)} ${(s.detail ?? '').split('\n').join('\n' + ' '.repeat(24))}`);
+      }
+    }
+  });
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,22 @@
+import { Command } from 'commander';
+import { ExitCode, ZddError } from '../../errors.ts';
+import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
+import { ProgressPrinter } from '../progress.ts';
+
+export function rollbackCommand(): Command {
+  return withCommonOptions(new Command('rollback'))
+    .description('go back to the previous release: instant while it is still warm, otherwise a blue-green deploy of it')
+    .argument('<service>', 'service name from zdd.yaml')
+    .option('--to <release>', 'release number to go back to (default: the one live before this one)')
+    .action(async (service: string, o: CommonOptions & { to?: string }) => {
+      const to = o.to === undefined ? undefined : Number(o.to);
+      if (to !== undefined && !Number.isInteger(to)) throw new ZddError('USAGE', `--to expects a release number, got "${o.to}"`);
+      const printer = new ProgressPrinter();
+      const events: unknown[] = [];
+      const finished = await withClient(o, (c) =>
+        c.stream('POST', `/v1/services/${encodeURIComponent(service)}/rollback`, { to }, (e) => (o.json ? events.push(e) : printer.print(e))),
+      );
+      if (o.json) process.stdout.write(`${JSON.stringify({ ...finished, events })}\n`);
+      process.exitCode = finished?.status === 'succeeded' ? ExitCode.ok : ExitCode.failed;
+    });
+}

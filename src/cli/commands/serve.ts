@@ -1,0 +1,39 @@
+import { Command, Option } from 'commander';
+import { Daemon } from '../../daemon/daemon.ts';
+import { createLogger, type LogFormat } from '../../daemon/logger.ts';
+import { configPath, dataDir, withCommonOptions, type CommonOptions } from '../context.ts';
+
+export function serveCommand(): Command {
+  return withCommonOptions(new Command('serve'), false)
+    .description('run the daemon in the foreground: proxies, instances and the control API')
+    .addOption(new Option('--log-format <format>', 'log lines for people or for machines').choices(['pretty', 'json']).default('pretty'))
+    .action(async (o: CommonOptions & { logFormat: LogFormat }) => {
+      const log = createLogger(o.logFormat);
+      const daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log });
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (++signals > 1) {
+          log.warn(`${signal} again: killing instances without draining`);
+          daemon.killInstances();
+          process.exit(1);
+        }
+        log.info(`${signal} received`);
+        daemon.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'stop failed');
+            daemon.killInstances();
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      process.on('exit', () => daemon.killInstances());
+      process.on('uncaughtException', (err) => {
+        log.fatal({ err }, 'uncaught exception: stopping');
+        daemon.killInstances();
+        process.exit(1);
+      });
+    });
+}

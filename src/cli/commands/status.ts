@@ -1,0 +1,76 @@
+import { Command } from 'commander';
+import type { ReleaseStatus, ServiceStatus } from '../../api/status.ts';
+import type { DaemonInfo } from '../../daemon/paths.ts';
+import { formatDuration } from '../../config/duration.ts';
+import { bad, bold, dim, ms, ok, percent, table, warn } from '../format.ts';
+import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
+
+interface StatusResponse {
+  daemon: Omit<DaemonInfo, 'socket'> & { dataDir: string };
+  services: ServiceStatus[];
+}
+
+export function statusCommand(): Command {
+  return withCommonOptions(new Command('status'))
+    .description('what runs: live release, instances and health, traffic, and any deployment in progress')
+    .argument('[service]', 'only this service')
+    .option('-w, --watch', 'refresh every second until interrupted')
+    .action(async (service: string | undefined, o: CommonOptions & { watch?: boolean }) => {
+      await withClient(o, async (c) => {
+        const fetch = async (): Promise<StatusResponse> => {
+          const s = await c.get<StatusResponse>('/v1/status');
+          if (service) {
+            s.services = s.services.filter((x) => x.name === service);
+            if (s.services.length === 0) await c.get(`/v1/services/${encodeURIComponent(service)}`); // throws SERVICE_UNKNOWN
+          }
+          return s;
+        };
+        if (!o.watch) {
+          const s = await fetch();
+          process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : render(s));
+          return;
+        }
+        for (;;) {
+          const s = await fetch();
+          process.stdout.write(o.json ? `${JSON.stringify(s)}\n` : `\x1b[2J\x1b[H${render(s)}${dim('\n(refreshing every second; Ctrl-C to stop)')}\n`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+    });
+}
+
+export function render(s: StatusResponse, now = Date.now()): string {
+  const out: string[] = [dim(`zdd ${s.daemon.version} · pid ${s.daemon.pid} · up ${formatDuration(now - s.daemon.startedAt)} · ${s.daemon.dataDir}`), ''];
+  for (const svc of s.services) {
+    out.push(`${bold(svc.name)}  ${svc.listen}  ${svc.strategy}  ${svc.replicas} replica(s)`);
+    if (svc.split.length > 1) out.push(`  traffic   ${svc.split.map((r) => `release ${r.release}: ${r.weight}%`).join(' · ')}`);
+    const rows: string[][] = [];
+    const release = (label: string, r: ReleaseStatus, note = '') => {
+      const healthy = r.instances.filter((i) => i.health === 'healthy').length;
+      const t = r.traffic;
+      const health = `${healthy}/${r.instances.length} healthy`;
+      rows.push([
+        label,
+        `release ${r.number} (${r.version})`,
+        healthy === r.instances.length && healthy > 0 ? ok(health) : warn(health),
+        `${t.requestsPerSecond.toFixed(1)} req/s`,
+        `${percent(t.errorRate)} errors`,
+        `p99 ${ms(t.p99Ms)}`,
+        note,
+      ]);
+      for (const i of r.instances) {
+        rows.push(['', dim(`  ${i.id}`), i.health === 'healthy' ? i.health : warn(i.health), dim(`pid ${i.pid ?? '–'}`), dim(`port ${i.port}`), dim(`in flight ${i.inFlight}`), i.restarts ? warn(`${i.restarts} restart(s)`) : '']);
+      }
+    };
+    if (svc.live) release('live', svc.live);
+    else rows.push(['live', bad('nothing is live'), dim(`deploy with: zdd deploy ${svc.name}`)]);
+    for (const r of svc.incoming) release('new', r);
+    if (svc.standby) release('standby', svc.standby, dim(`warm for ${formatDuration(Math.max(0, svc.standby.until - now))} (instant rollback)`));
+    for (const r of svc.retiring) release('draining', r);
+    out.push(table(rows, '  '));
+    const d = svc.deployment;
+    if (d) out.push(warn(`  deploying #${d.id}: ${d.kind} of release ${d.release} (${d.strategy}), step "${d.step}", for ${formatDuration(now - d.startedAt)}`));
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,34 @@
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { ControlClient } from '../api/client.ts';
+
+export interface CommonOptions {
+  config?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+/** --config / --data-dir / --json on every command, with ZDD_CONFIG / ZDD_DATA_DIR as fallbacks. */
+export function withCommonOptions(cmd: Command, json = true): Command {
+  cmd.addOption(new Option('-c, --config <file>', 'config file (default: ./zdd.yaml)').env('ZDD_CONFIG'));
+  cmd.addOption(new Option('-d, --data-dir <dir>', 'state directory (default: ./.zdd)').env('ZDD_DATA_DIR'));
+  if (json) cmd.option('--json', 'machine-readable output');
+  return cmd;
+}
+
+export function configPath(o: CommonOptions): string {
+  return path.resolve(o.config ?? 'zdd.yaml');
+}
+
+export function dataDir(o: CommonOptions): string {
+  return path.resolve(o.dataDir ?? '.zdd');
+}
+
+export async function withClient<T>(o: CommonOptions, fn: (client: ControlClient) => Promise<T>): Promise<T> {
+  const client = new ControlClient(dataDir(o));
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,16 @@
+import { ExitCode, ZddError } from '../errors.ts';
+
+const usageCodes = new Set(['CONFIG_INVALID', 'CONFIG_NOT_FOUND', 'CONFIG_UNREADABLE', 'SERVICE_UNKNOWN', 'RELEASE_UNKNOWN', 'BAD_REQUEST', 'USAGE']);
+
+export function exitCodeFor(err: unknown): number {
+  if (!(err instanceof ZddError)) return ExitCode.failed;
+  if (usageCodes.has(err.code)) return ExitCode.usage;
+  if (err.code === 'NO_DAEMON') return ExitCode.noDaemon;
+  return ExitCode.failed;
+}
+
+/** What a person reads when a command fails: the message, then what to do next. */
+export function describeError(err: unknown): string {
+  if (err instanceof ZddError) return `zdd: ${err.message}${err.hint ? `\n  → ${err.hint}` : ''}`;
+  return `zdd: ${(err as Error)?.stack ?? String(err)}`;
+}

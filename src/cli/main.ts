@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from '../errors.ts';
+import { version } from '../version.ts';
+import { abortCommand } from './commands/abort.ts';
+import { deployCommand } from './commands/deploy.ts';
+import { historyCommand } from './commands/history.ts';
+import { promoteCommand } from './commands/promote.ts';
+import { rollbackCommand } from './commands/rollback.ts';
+import { serveCommand } from './commands/serve.ts';
+import { statusCommand } from './commands/status.ts';
+import { describeError, exitCodeFor } from './exit.ts';
+
+const program = new Command('zdd')
+  .description('zero-downtime deploys (blue-green, canary, rolling) for web services on your own servers')
+  .version(version, '-V, --version', 'print the zdd version')
+  .enablePositionalOptions()
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), rollbackCommand(), promoteCommand(), abortCommand()]) {
+  program.addCommand(cmd.exitOverride());
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version output end here too, with their own exit code (0).
+    process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  } else {
+    process.stderr.write(`${describeError(err)}\n`);
+    process.exitCode = exitCodeFor(err);
+  }
+}

@@ -1,0 +1,24 @@
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+
+/** Parses "200ms", "1s", "1.5s", "2m", "1m30s" into milliseconds; returns undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim();
+  if (s === '') return undefined;
+  part.lastIndex = 0;
+  let total = 0;
+  let end = 0;
+  for (let m = part.exec(s); m; m = part.exec(s)) {
+    total += Number(m[1]) * unitMs[m[2]!]!;
+    end = part.lastIndex;
+  }
+  return end === s.length ? Math.round(total) : undefined;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(ms < 10_000 ? 2 : 1))}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.round((ms % 60_000) / 1000);
+  return s ? `${m}m${s}s` : `${m}m`;
+}

@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML, { isMap, isNode, type Document, type LineCounter as LC } from 'yaml';
+import type { z } from 'zod';
+import { ZddError } from '../errors.ts';
+import { configSchema, serviceSchema, type ServiceSpec } from './schema.ts';
+
+export interface ConfigIssue {
+  /** Dotted key path, e.g. "services.web.health.interval". */
+  key: string;
+  line: number | undefined;
+  message: string;
+}
+
+export class ConfigError extends ZddError {
+  readonly file: string;
+  readonly issues: ConfigIssue[];
+  constructor(file: string, issues: ConfigIssue[]) {
+    const lines = issues.map((i) => `  ${path.basename(file)}${i.line ? `:${i.line}` : ''}: ${i.key ? `${i.key}: ` : ''}${i.message}`);
+    super('CONFIG_INVALID', `invalid config ${file}:\n${lines.join('\n')}`, `fix ${path.basename(file)} and run the command again`);
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+export interface ServiceConfig extends ServiceSpec {
+  name: string;
+  /** Absolute working directory of the service's instances. */
+  cwd: string;
+}
+
+export interface Config {
+  file: string;
+  services: Map<string, ServiceConfig>;
+}
+
+export function loadConfig(file: string): Config {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ZddError(
+      e.code === 'ENOENT' ? 'CONFIG_NOT_FOUND' : 'CONFIG_UNREADABLE',
+      e.code === 'ENOENT' ? `no config at ${abs}` : `cannot read ${abs}: ${e.message}`,
+      'run zdd from the folder holding zdd.yaml, or pass --config PATH',
+    );
+  }
+  return parseConfig(text, abs);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ key: '', line: e.linePos?.[0].line, message: e.message.split('\n')[0]! })),
+    );
+  }
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    const issues = result.error.issues.flatMap((i) => describeIssue(i, doc, lineCounter));
+    throw new ConfigError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
+  }
+  const dir = path.dirname(file);
+  const services = new Map<string, ServiceConfig>();
+  for (const [name, spec] of Object.entries(result.data.services)) {
+    services.set(name, { ...spec, name, cwd: path.resolve(dir, spec.cwd ?? '.') });
+  }
+  return { file, services };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LC): ConfigIssue[] {
+  const at = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({
+      key: [...at, k].join('.'),
+      line: keyLine(doc, lc, at, k),
+      message: `unknown key "${k}"${suggest(k, doc, at)}`,
+    }));
+  }
+  let message = issue.message;
+  if (!doc.hasIn(at)) message = 'is required';
+  else if (issue.code === 'invalid_type' && message.startsWith('Invalid input')) {
+    message = `expected ${issue.expected}, got ${JSON.stringify(doc.getIn(at))}`;
+  }
+  else if (issue.code === 'invalid_union' && 'options' in issue) message = `must be one of ${(issue.options as unknown[]).join(', ')}`;
+  return [{ key: at.join('.'), line: valueLine(doc, lc, at), message }];
+}
+
+/** Line of the deepest node on the path that exists (a missing key is reported at its parent). */
+function valueLine(doc: Document, lc: LC, at: string[]): number | undefined {
+  for (let n = at.length; n >= 0; n--) {
+    const node = doc.getIn(at.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+    if (n > 0) {
+      const line = keyLine(doc, lc, at.slice(0, n - 1), at[n - 1]!);
+      if (line) return line;
+    }
+  }
+  return undefined;
+}
+
+function keyLine(doc: Document, lc: LC, parent: string[], key: string): number | undefined {
+  const map = parent.length ? doc.getIn(parent, true) : doc.contents;
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isNode(pair.key) && String((pair.key as { value?: unknown }).value) === key && pair.key.range) {
+      return lc.linePos(pair.key.range[0]).line;
+    }
+  }
+  return undefined;
+}
+
+const known = {
+  service: Object.keys(serviceSchema.shape),
+  health: Object.keys(serviceSchema.shape.health.unwrap().shape),
+};
+
+/** "did you mean" for a near-miss of a known key. */
+function suggest(key: string, _doc: Document, at: string[]): string {
+  const candidates = at.length === 2 && at[0] === 'services' ? known.service : at.at(-1) === 'health' ? known.health : [];
+  const lower = key.toLowerCase().replace(/[-_]/g, '');
+  const hit = candidates.find((c) => c.toLowerCase() === lower || editDistance(c.toLowerCase(), lower) <= 2);
+  return hit ? ` (did you mean "${hit}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}

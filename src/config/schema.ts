@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+import { parseListen } from './listen.ts';
+
+// Config as written in zdd.yaml. Durations are strings with units; everything is validated here so the
+// rest of zdd works with plain numbers (milliseconds, fractions, counts).
+
+const duration = z.string({ error: 'expected a duration such as 200ms, 1s or 2m' }).transform((s, ctx) => {
+  const ms = parseDuration(s);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration; write a number with ms, s or m, e.g. 200ms, 1s, 2m` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const positiveDuration = duration.refine((ms) => ms > 0, 'must be longer than 0ms');
+
+/** "5%" or a fraction between 0 and 1. */
+const fraction = z.union([z.number(), z.string()], { error: 'expected a percentage such as 5% or a fraction such as 0.05' }).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*%\s*$/.test(v) ? Number.parseFloat(v) / 100 : Number.NaN;
+  if (!(n >= 0 && n <= 1)) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a share; write a percentage such as 5% or a fraction such as 0.05` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+/** A count of instances, or a percentage of replicas ("25%"). */
+const countOrPercent = z.union([z.number().int().min(0), z.string().regex(/^\d+%$/, 'expected a count such as 1 or a percentage such as 25%')], {
+  error: 'expected a count such as 1 or a percentage such as 25%',
+});
+
+const listen = z.union([z.string(), z.number()], { error: 'expected an address such as 127.0.0.1:8080' }).transform((v, ctx) => {
+  const a = parseListen(String(v));
+  if (!a) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not an address; write host:port, e.g. 127.0.0.1:8080` });
+    return z.NEVER;
+  }
+  return a;
+});
+
+const envValue = z.union([z.string(), z.number(), z.boolean()], { error: 'env values must be strings, numbers or booleans' }).transform(String);
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _, not starting with a digit');
+
+const health = z
+  .strictObject({
+    path: z.string().startsWith('/', 'must start with /').optional(),
+    interval: positiveDuration.default(1000),
+    timeout: positiveDuration.default(2000),
+    startTimeout: positiveDuration.default(30_000),
+    healthyThreshold: z.number().int().min(1).default(1),
+    unhealthyThreshold: z.number().int().min(1).default(3),
+  })
+  .default({ interval: 1000, timeout: 2000, startTimeout: 30_000, healthyThreshold: 1, unhealthyThreshold: 3 });
+
+const blueGreen = z.strictObject({
+  type: z.literal('blue-green'),
+  /** How long the previous release stays running, warm, so `zdd rollback` is instant. */
+  rollbackWindow: duration.default(30_000),
+});
+
+const canaryStep = z.strictObject({
+  weight: z.number().min(0).max(100),
+  /** Hold this weight this long; no pause: wait for `zdd promote`. */
+  pause: duration.optional(),
+});
+
+const analysis = z
+  .strictObject({
+    alpha: z.number().gt(0).lt(0.5).default(0.01),
+    maxErrorRateIncrease: fraction.default(0.05),
+    latencyRatio: z.number().gt(1).default(2),
+    latencyMinIncrease: duration.default(100),
+    maxErrorRate: fraction.optional(),
+    maxP99: positiveDuration.optional(),
+    minRequests: z.number().int().min(1).default(100),
+    /** How long a step may wait for minRequests before the deploy fails rather than promote blind. */
+    deadline: positiveDuration.default(5 * 60_000),
+    interval: positiveDuration.default(250),
+  })
+  .default({ alpha: 0.01, maxErrorRateIncrease: 0.05, latencyRatio: 2, latencyMinIncrease: 100, minRequests: 100, deadline: 300_000, interval: 250 });
+
+const canary = z.strictObject({
+  type: z.literal('canary'),
+  steps: z.array(canaryStep).min(1, 'a canary needs at least one step'),
+  analysis,
+  /** Retry idempotent requests that failed on the canary on the stable release. */
+  retryOnStable: z.boolean().default(true),
+});
+
+const rolling = z.strictObject({
+  type: z.literal('rolling'),
+  maxSurge: countOrPercent.default(1),
+  maxUnavailable: countOrPercent.default(0),
+  onFailure: z.enum(['revert', 'pause']).default('revert'),
+});
+
+const strategyTypes = ['blue-green', 'canary', 'rolling'] as const;
+const strategy = z
+  .preprocess((v) => (typeof v === 'string' ? { type: v } : v), z.discriminatedUnion('type', [blueGreen, canary, rolling], {
+    error: `expected one of ${strategyTypes.join(', ')}`,
+  }))
+  .default({ type: 'blue-green', rollbackWindow: 30_000 });
+
+const proxy = z
+  .strictObject({
+    /** Upper bound on waiting for an upstream's response headers. */
+    timeout: positiveDuration.default(60_000),
+    /** Connections each upstream instance may hold open to the proxy. */
+    connections: z.number().int().min(1).default(128),
+  })
+  .default({ timeout: 60_000, connections: 128 });
+
+const command = z.union([z.string().min(1, 'must not be empty'), z.array(z.string()).min(1, 'must not be empty')], {
+  error: 'expected a command line such as "node server.js" or a list of arguments',
+});
+
+export const serviceSchema = z.strictObject({
+  listen,
+  command,
+  cwd: z.string().optional(),
+  env: z.record(envName, envValue).default({}),
+  replicas: z.number().int().min(1).max(256).default(1),
+  health,
+  strategy,
+  drainTimeout: duration.default(30_000),
+  stopTimeout: duration.default(10_000),
+  proxy,
+});
+
+export const configSchema = z.strictObject({
+  services: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'service names are lowercase letters, digits, - and _'), serviceSchema),
+});
+
+export type ServiceSpec = z.output<typeof serviceSchema>;
+export type StrategySpec = ServiceSpec['strategy'];
+export type BlueGreenSpec = z.output<typeof blueGreen>;
+export type CanarySpec = z.output<typeof canary>;
+export type RollingSpec = z.output<typeof rolling>;
+export type HealthSpec = ServiceSpec['health'];
+export type ConfigFile = z.output<typeof configSchema>;

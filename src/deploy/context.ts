@@ -1,0 +1,131 @@
+import type { Logger } from 'pino';
+import { formatDuration } from '../config/duration.ts';
+import type { ServiceConfig } from '../config/load.ts';
+import { ReleaseSet, type ReleaseSetContext } from '../runtime/release-set.ts';
+import type { Deployment, Release, StepStatus, Store } from '../store/store.ts';
+import type { DeployListener } from './events.ts';
+import type { ServiceState } from './service-state.ts';
+
+export interface EngineParts {
+  store: Store;
+  log: Logger;
+  dataDir: string;
+}
+
+/** The shared steps every strategy is written with; each records itself in the store and reports progress. */
+export class DeployContext {
+  readonly service: ServiceState;
+  readonly deployment: Deployment;
+  readonly release: Release;
+  readonly signal: AbortSignal;
+  readonly #parts: EngineParts;
+  readonly #listeners: Set<DeployListener>;
+  readonly #onStep: (step: string) => void;
+
+  constructor(o: {
+    service: ServiceState;
+    deployment: Deployment;
+    release: Release;
+    signal: AbortSignal;
+    parts: EngineParts;
+    listeners: Set<DeployListener>;
+    onStep: (step: string) => void;
+  }) {
+    this.service = o.service;
+    this.deployment = o.deployment;
+    this.release = o.release;
+    this.signal = o.signal;
+    this.#parts = o.parts;
+    this.#listeners = o.listeners;
+    this.#onStep = o.onStep;
+  }
+
+  /** The service's current config: replicas, strategy and timeouts come from here, the process from the release. */
+  get config(): ServiceConfig {
+    return this.service.config;
+  }
+
+  get log(): Logger {
+    return this.#parts.log;
+  }
+
+  report(step: string, status: StepStatus, detail?: string): void {
+    const s = this.#parts.store.addStep(this.deployment.id, step, status, detail);
+    if (status === 'started') this.#onStep(step);
+    this.#parts.log.info({ service: this.service.name, deployment: this.deployment.id, step, status }, detail ?? step);
+    for (const l of this.#listeners) l({ type: 'step', ...s });
+  }
+
+  newSet(release: Release = this.release): ReleaseSet {
+    const ctx: ReleaseSetContext = { service: this.service.name, dataDir: this.#parts.dataDir, store: this.#parts.store, log: this.#parts.log };
+    const set = new ReleaseSet(release, ctx);
+    set.on('message', (m) => this.report('instance', 'info', m));
+    return set;
+  }
+
+  /** Start `count` instances of the release and wait until all are healthy; nothing gets traffic yet. */
+  async startSet(count: number, release: Release = this.release): Promise<ReleaseSet> {
+    const set = this.newSet(release);
+    this.service.incoming.add(set);
+    const t0 = Date.now();
+    this.report('start', 'started', `starting ${count} instance(s) of release ${release.number} (${release.version})`);
+    try {
+      await set.grow(count, this.signal);
+    } catch (err) {
+      this.service.incoming.delete(set);
+      await set.stop(0);
+      this.report('start', 'failed', (err as Error).message);
+      throw err;
+    }
+    this.report('start', 'done', `${count} instance(s) healthy in ${formatDuration(Date.now() - t0)}`);
+    return set;
+  }
+
+  /** All traffic to `set` at once and make it the live release; the previous one is kept warm or retired. */
+  goLive(set: ReleaseSet, keepPreviousWarmMs: number): void {
+    const { service } = this;
+    const previous = service.live;
+    service.plane.setSplit([{ targets: set.targets, weight: 100 }]);
+    service.incoming.delete(set);
+    service.live = set;
+    this.#parts.store.setLiveRelease(service.name, set.release.id);
+    this.#parts.store.setReleaseState(set.release.id, 'live');
+    this.report('switch', 'done', `release ${set.release.number} serves all traffic`);
+    if (previous && previous !== set) {
+      if (keepPreviousWarmMs > 0) this.keepWarm(previous, keepPreviousWarmMs);
+      else void this.retire(previous);
+    }
+  }
+
+  /** Keep a release running without traffic for `ms`, as the instant-rollback target; then retire it. */
+  keepWarm(set: ReleaseSet, ms: number): void {
+    const { service } = this;
+    if (service.standby) {
+      clearTimeout(service.standby.timer);
+      void this.retire(service.standby.set);
+    }
+    const timer = setTimeout(() => {
+      if (service.standby?.set !== set) return;
+      service.standby = undefined;
+      void this.retire(set);
+    }, ms);
+    timer.unref();
+    service.standby = { set, until: Date.now() + ms, timer };
+    this.#parts.store.setReleaseState(set.release.id, 'standby');
+    this.report('standby', 'info', `release ${set.release.number} stays warm for ${formatDuration(ms)} for an instant rollback`);
+  }
+
+  /** Drain (in-flight requests finish, up to drainTimeout) and stop a release that no longer gets traffic. */
+  async retire(set: ReleaseSet): Promise<void> {
+    const { service } = this;
+    if (service.retiring.has(set)) return;
+    service.retiring.add(set);
+    service.incoming.delete(set);
+    const t0 = Date.now();
+    await set.stop(this.config.drainTimeout);
+    service.retiring.delete(set);
+    service.plane.forgetStats(set.release.number);
+    this.#parts.store.setReleaseState(set.release.id, set.release.id === this.release.id ? 'failed' : 'retired');
+    this.#parts.log.info({ service: service.name, release: set.release.number }, `release drained and stopped in ${formatDuration(Date.now() - t0)}`);
+  }
+}

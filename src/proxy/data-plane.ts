@@ -1,0 +1,16 @@
+import type { ReleaseStats } from './release-stats.ts';
+import type { Route, RouteTable } from './route-table.ts';
+import type { RequestObserver } from './service-proxy.ts';
+
+/**
+ * What the deploy engine needs from the proxy of one service, and nothing more: set the traffic split,
+ * read per-release numbers, and watch every request (for canary analysis).
+ */
+export interface DataPlane {
+  readonly table: RouteTable;
+  /** Newest release first; weights in percent adding up to 100. Atomic for every request. */
+  setSplit(routes: Route[], retryOnOlder?: boolean): void;
+  stats(release: number): ReleaseStats;
+  forgetStats(release: number): void;
+  observer: RequestObserver | undefined;
+}

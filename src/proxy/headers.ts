@@ -1,0 +1,108 @@
+import type { IncomingMessage } from 'node:http';
+
+// RFC 9110 §7.6.1: hop-by-hop fields belong to one connection and are never forwarded. "expect" is
+// answered by the proxy itself (Node sends 100 Continue), "host" is passed on as sent.
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'expect',
+]);
+
+const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
+
+export interface ForwardedInfo {
+  requestId: string;
+  /** The client address, appended to X-Forwarded-For. */
+  clientIp: string;
+  /** Keep the client's X-Forwarded-Proto/-Host: it is a local TLS terminator or load balancer. */
+  trustForwarded: boolean;
+}
+
+/** Tokens a Connection header names: they are hop-by-hop for this message too. */
+function connectionTokens(raw: string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      for (const t of raw[i + 1]!.split(',')) {
+        const name = t.trim().toLowerCase();
+        if (name && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (tokens ??= new Set()).add(name);
+      }
+    }
+  }
+  return tokens;
+}
+
+export function incomingRequestId(req: IncomingMessage): string | undefined {
+  const v = req.headers['x-request-id'];
+  return typeof v === 'string' && requestIdPattern.test(v) ? v : undefined;
+}
+
+/**
+ * Headers to send upstream as a flat [name, value, ...] list: the client's, minus hop-by-hop ones, plus
+ * X-Forwarded-* and X-Request-Id. With `upgrade`, Connection/Upgrade are kept for the handshake.
+ */
+export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgrade = false): string[] {
+  const raw = req.rawHeaders;
+  const extra = connectionTokens(raw);
+  const out: string[] = [];
+  let xff: string | undefined;
+  let proto: string | undefined;
+  let fwdHost: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (hopByHop.has(lower) || extra?.has(lower)) continue;
+    if (lower.startsWith('x-')) {
+      if (lower === 'x-forwarded-for') {
+        xff = xff ? `${xff}, ${value}` : value;
+        continue;
+      }
+      if (lower === 'x-forwarded-proto') {
+        proto ??= value;
+        continue;
+      }
+      if (lower === 'x-forwarded-host') {
+        fwdHost ??= value;
+        continue;
+      }
+      if (lower === 'x-request-id') continue;
+    } else if (lower === 'host') {
+      host = value;
+    }
+    out.push(name, value);
+  }
+  out.push('x-forwarded-for', xff ? `${xff}, ${info.clientIp}` : info.clientIp);
+  out.push('x-forwarded-proto', info.trustForwarded && proto ? proto : 'http');
+  const forwardedHost = info.trustForwarded && fwdHost ? fwdHost : host;
+  if (forwardedHost) out.push('x-forwarded-host', forwardedHost);
+  out.push('x-request-id', info.requestId);
+  if (upgrade) out.push('connection', 'upgrade', 'upgrade', String(req.headers.upgrade));
+  return out;
+}
+
+/** The upstream's response headers for the client, minus hop-by-hop ones, as a flat list. */
+export function downstreamHeaders(raw: readonly (Buffer | string)[], requestId: string, setCookie?: string): string[] {
+  const strings = raw.map((v) => (typeof v === 'string' ? v : v.toString('latin1')));
+  const extra = connectionTokens(strings);
+  const out: string[] = [];
+  let hasRequestId = false;
+  for (let i = 0; i < strings.length; i += 2) {
+    const name = strings[i]!;
+    const lower = name.toLowerCase();
+    if (hopByHop.has(lower) || extra?.has(lower)) continue;
+    if (lower === 'x-request-id') hasRequestId = true;
+    out.push(name, strings[i + 1]!);
+  }
+  if (!hasRequestId) out.push('x-request-id', requestId);
+  if (setCookie) out.push('set-cookie', setCookie);
+  return out;
+}

@@ -1,0 +1,73 @@
+import { ReleaseSample } from '../analysis/window.ts';
+
+/** Window over which live rates and p99 are shown: the current slice plus the previous one. */
+const sliceMs = 5_000;
+
+export interface ReleaseStatsView {
+  release: number;
+  requests: number;
+  errors: number;
+  connectionErrors: number;
+  inFlight: number;
+  /** Over the last 5–10 s. */
+  requestsPerSecond: number;
+  errorRate: number | null;
+  p99Ms: number | null;
+}
+
+/**
+ * What the proxy saw of one release: totals since it started serving and a sliding view of the last
+ * seconds. Recording is O(1): it runs on every request.
+ */
+export class ReleaseStats {
+  readonly release: number;
+  requests = 0;
+  errors = 0;
+  connectionErrors = 0;
+  #current = new ReleaseSample();
+  #previous = new ReleaseSample();
+  #sliceStart: number;
+  #previousStart: number;
+
+  constructor(release: number, now = Date.now()) {
+    this.release = release;
+    this.#sliceStart = now;
+    this.#previousStart = now;
+  }
+
+  record(status: number, latencyMs: number, connectionError: boolean): void {
+    const ok = !connectionError && status < 500;
+    this.requests++;
+    if (!ok) this.errors++;
+    if (connectionError) this.connectionErrors++;
+    this.#rotate(Date.now());
+    this.#current.record(ok, latencyMs);
+  }
+
+  view(inFlight: number, now = Date.now()): ReleaseStatsView {
+    this.#rotate(now);
+    const requests = this.#current.requests + this.#previous.requests;
+    const errors = this.#current.errors + this.#previous.errors;
+    const seconds = Math.max(1, now - this.#previousStart) / 1000;
+    const p99 = Math.max(this.#current.quantile(0.99) ?? 0, this.#previous.quantile(0.99) ?? 0);
+    return {
+      release: this.release,
+      requests: this.requests,
+      errors: this.errors,
+      connectionErrors: this.connectionErrors,
+      inFlight,
+      requestsPerSecond: requests / seconds,
+      errorRate: requests > 0 ? errors / requests : null,
+      p99Ms: requests > 0 ? p99 : null,
+    };
+  }
+
+  #rotate(now: number): void {
+    if (now - this.#sliceStart < sliceMs) return;
+    const idle = now - this.#sliceStart >= 2 * sliceMs;
+    this.#previous = idle ? new ReleaseSample() : this.#current;
+    this.#previousStart = idle ? now - sliceMs : this.#sliceStart;
+    this.#current = new ReleaseSample();
+    this.#sliceStart = now;
+  }
+}

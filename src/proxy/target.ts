@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events';
+import { Pool } from 'undici';
+
+/**
+ * adding → healthy ⇄ unhealthy → draining → removed. Only healthy targets get new requests (unhealthy ones
+ * too, as a last resort, when a release has nothing healthy); a draining target finishes what it has.
+ */
+export type TargetState = 'adding' | 'healthy' | 'unhealthy' | 'draining' | 'removed';
+
+const allowed: Record<TargetState, TargetState[]> = {
+  adding: ['healthy', 'unhealthy', 'draining', 'removed'],
+  healthy: ['unhealthy', 'draining', 'removed'],
+  unhealthy: ['healthy', 'draining', 'removed'],
+  draining: ['removed'],
+  removed: [],
+};
+
+/** Something in flight on a target that a drain deadline must be able to end: a request or a tunnel. */
+export interface Cancellable {
+  cancel(): void;
+}
+
+export interface TargetOptions {
+  id: string;
+  release: number;
+  host: string;
+  port: number;
+  connections: number;
+  timeoutMs: number;
+}
+
+export interface DrainResult {
+  /** Requests and tunnels still open at the deadline, cut off. */
+  cancelled: number;
+}
+
+/** One upstream instance as the proxy sees it: its address, its connection pool and what is in flight. */
+export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'connect-failure': [] }> {
+  readonly id: string;
+  readonly release: number;
+  readonly host: string;
+  readonly port: number;
+  readonly pool: Pool;
+  state: TargetState = 'adding';
+  inFlight = 0;
+  readonly #active = new Set<Cancellable>();
+
+  constructor(o: TargetOptions) {
+    super();
+    this.id = o.id;
+    this.release = o.release;
+    this.host = o.host;
+    this.port = o.port;
+    const host = o.host.includes(':') ? `[${o.host}]` : o.host;
+    this.pool = new Pool(`http://${host}:${o.port}`, {
+      connections: o.connections,
+      pipelining: 1,
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+      keepAliveTimeout: 4_000,
+      connect: { timeout: 5_000 },
+    });
+  }
+
+  /** The single place where a target changes state. Returns false for a move the machine does not allow. */
+  transition(to: TargetState): boolean {
+    if (to === this.state) return true;
+    if (!allowed[this.state].includes(to)) return false;
+    this.state = to;
+    this.emit('state', to);
+    return true;
+  }
+
+  get routable(): boolean {
+    return this.state === 'healthy' || this.state === 'unhealthy';
+  }
+
+  track(work: Cancellable): void {
+    this.inFlight++;
+    this.#active.add(work);
+  }
+
+  untrack(work: Cancellable): void {
+    if (!this.#active.delete(work)) return;
+    this.inFlight--;
+    if (this.inFlight === 0) this.emit('idle');
+  }
+
+  /**
+   * Stop new work, let what is in flight finish until the deadline, then cancel the rest and close the
+   * pool. Idempotent: a second call waits for the first.
+   */
+  drain(timeoutMs: number): Promise<DrainResult> {
+    this.#drained ??= this.#drain(timeoutMs);
+    return this.#drained;
+  }
+
+  #drained: Promise<DrainResult> | undefined;
+
+  async #drain(timeoutMs: number): Promise<DrainResult> {
+    this.transition('draining');
+    let cancelled = 0;
+    if (this.inFlight > 0) {
+      const idle = new Promise<void>((resolve) => this.once('idle', resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([idle, deadline]);
+      clearTimeout(timer);
+      cancelled = this.#active.size;
+      for (const work of [...this.#active]) work.cancel();
+    }
+    await this.pool.close().catch(() => undefined);
+    this.transition('removed');
+    return { cancelled };
+  }
+
+  /** Immediate removal (daemon shutdown after its own drain, or a target that never served). */
+  async destroy(): Promise<void> {
+    for (const work of [...this.#active]) work.cancel();
+    this.transition('removed');
+    await this.pool.destroy().catch(() => undefined);
+  }
+}

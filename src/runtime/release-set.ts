@@ -1,0 +1,243 @@
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ZddError } from '../errors.ts';
+import { formatDuration } from '../config/duration.ts';
+import { HealthChecker } from '../health/checker.ts';
+import { ReleaseTargets } from '../proxy/release-targets.ts';
+import { Target } from '../proxy/target.ts';
+import type { Release, Store } from '../store/store.ts';
+import { describeExit, Instance } from './instance.ts';
+import { allocatePort } from './ports.ts';
+
+const instanceHost = '127.0.0.1';
+const restartBackoffMs = [500, 1_000, 2_000, 5_000, 10_000, 30_000];
+const stableRunMs = 60_000;
+
+/** An instance with its health checker and its place in the proxy. */
+export interface Member {
+  instance: Instance;
+  checker: HealthChecker;
+  target: Target;
+  /** Went healthy at least once: from then on a crash means restart, not a failed start. */
+  served: boolean;
+  stopping: boolean;
+  restarts: number;
+}
+
+export interface ReleaseSetContext {
+  service: string;
+  dataDir: string;
+  store: Store;
+  log: Logger;
+}
+
+/** Why an instance of a new release did not become ready. */
+export class StartFailure extends ZddError {
+  constructor(message: string) {
+    super('RELEASE_START_FAILED', message, 'fix the release and deploy again; the running release was not touched');
+  }
+}
+
+export type ReleaseSetEvents = { message: [string] };
+
+/**
+ * The running instances of one release of one service. It starts them, waits until each is healthy,
+ * restarts those that crash once they have served, and drains and stops them.
+ */
+export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
+  readonly release: Release;
+  readonly targets: ReleaseTargets;
+  readonly members = new Set<Member>();
+  readonly #ctx: ReleaseSetContext;
+  #seq = 0;
+  #stopped = false;
+
+  constructor(release: Release, ctx: ReleaseSetContext) {
+    super();
+    this.release = release;
+    this.targets = new ReleaseTargets(release.number);
+    this.#ctx = ctx;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.members) if (!m.stopping) n++;
+    return n;
+  }
+
+  get healthyCount(): number {
+    let n = 0;
+    for (const m of this.members) if (!m.stopping && m.target.state === 'healthy') n++;
+    return n;
+  }
+
+  /** Start `count` more instances and wait until every one is healthy; on any failure stop them all and throw. */
+  async grow(count: number, signal?: AbortSignal): Promise<Member[]> {
+    const started = await Promise.allSettled(Array.from({ length: count }, () => this.#startMember(signal)));
+    const ok = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(ok.map((m) => this.stopMember(m, 0)));
+      throw failed.reason;
+    }
+    return ok;
+  }
+
+  /** Drain and stop `count` instances (oldest first). */
+  async shrink(count: number, drainTimeoutMs: number): Promise<void> {
+    const victims = [...this.members].filter((m) => !m.stopping).slice(0, count);
+    await Promise.all(victims.map((m) => this.stopMember(m, drainTimeoutMs)));
+  }
+
+  /** Drain every instance (in-flight requests finish up to the deadline), then stop them. */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    this.#stopped = true;
+    await Promise.all([...this.members].map((m) => this.stopMember(m, drainTimeoutMs)));
+  }
+
+  async stopMember(m: Member, drainTimeoutMs: number): Promise<void> {
+    if (m.stopping) return void (await m.instance.exited);
+    m.stopping = true;
+    const { cancelled } = await m.target.drain(drainTimeoutMs);
+    if (cancelled > 0) this.#say(`${m.instance.id}: drain deadline (${formatDuration(drainTimeoutMs)}) cut off ${cancelled} open request(s)/connection(s)`);
+    m.checker.stop();
+    const exit = await m.instance.stop(this.release.spec.stopTimeout);
+    this.targets.remove(m.target);
+    this.members.delete(m);
+    this.#ctx.store.recordInstanceStop(m.instance.id, describeExit(exit));
+  }
+
+  /** Kill everything now, synchronously (the daemon is exiting abnormally). */
+  killAll(): void {
+    for (const m of this.members) m.instance.kill();
+  }
+
+  async #startMember(signal?: AbortSignal): Promise<Member> {
+    const { service, dataDir, store } = this.#ctx;
+    const spec = this.release.spec;
+    this.#seq = Math.max(this.#seq, store.instanceCount(this.release.id));
+    const id = `${service}-r${this.release.number}-${++this.#seq}`;
+    const port = await allocatePort(instanceHost);
+    const instance = new Instance({
+      id,
+      service,
+      release: this.release.number,
+      command: spec.command,
+      cwd: spec.cwd,
+      env: spec.env,
+      host: instanceHost,
+      port,
+      logFile: path.join(dataDir, 'logs', service, `${id}.log`),
+    });
+    let target: Target;
+    try {
+      store.recordInstanceStart({ id, service, releaseId: this.release.id, pid: instance.pid, port });
+      target = new Target({
+        id,
+        release: this.release.number,
+        host: instanceHost,
+        port,
+        connections: spec.proxy.connections,
+        timeoutMs: spec.proxy.timeout,
+      });
+    } catch (err) {
+      instance.kill();
+      throw err;
+    }
+    const checker = new HealthChecker({ host: instanceHost, port }, spec.health);
+    const member: Member = { instance, checker, target, served: false, stopping: false, restarts: 0 };
+    this.members.add(member);
+    this.targets.add(target);
+    checker.on('change', (state) => {
+      if (member.stopping) return;
+      target.transition(state === 'healthy' ? 'healthy' : 'unhealthy');
+      if (member.served) this.#say(`${id} is ${state}${state === 'unhealthy' ? `: ${checker.lastError}` : ''}`);
+    });
+    target.on('connect-failure', () => checker.markFailed('connection refused while serving'));
+    checker.start();
+    try {
+      await this.#untilHealthy(member, signal);
+    } catch (err) {
+      await this.stopMember(member, 0);
+      throw err;
+    }
+    member.served = true;
+    instance.once('exit', (exit) => void this.#onExit(member, describeExit(exit)));
+    return member;
+  }
+
+  #untilHealthy(m: Member, signal?: AbortSignal): Promise<void> {
+    const { startTimeout } = this.release.spec.health;
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        m.checker.off('change', onChange);
+        m.instance.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onChange = (state: string) => {
+        if (state !== 'healthy') return;
+        cleanup();
+        resolve();
+      };
+      const onExit = () => {
+        cleanup();
+        const lines = m.instance.tail.lines(10);
+        const output = lines.length ? `; last output:\n    ${lines.join('\n    ')}` : '; it printed nothing';
+        reject(new StartFailure(`instance ${m.instance.id} ${describeExit(m.instance.exit!)} before becoming healthy${output}`));
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(new ZddError('DEPLOY_CANCELLED', `start of ${m.instance.id} cancelled: ${String(signal?.reason ?? 'cancelled')}`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        const last = m.checker.lastError ?? (m.checker.checks === 0 ? 'no check completed' : 'checks did not pass');
+        reject(new StartFailure(`instance ${m.instance.id} did not become healthy within ${formatDuration(startTimeout)}; last health check: ${last}`));
+      }, startTimeout);
+      if (signal?.aborted) return onAbort();
+      m.checker.on('change', onChange);
+      m.instance.once('exit', onExit);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #onExit(m: Member, how: string): Promise<void> {
+    if (m.stopping) return;
+    // An instance that served crashed: it leaves rotation at once, then a replacement starts.
+    m.stopping = true;
+    m.checker.stop();
+    await m.target.destroy();
+    this.targets.remove(m.target);
+    this.members.delete(m);
+    this.#ctx.store.recordInstanceStop(m.instance.id, how);
+    const lines = m.instance.tail.lines(5);
+    this.#say(`${m.instance.id} ${how} while serving${lines.length ? `; last output: ${lines.join(' | ')}` : ''}`);
+    // A crash after a long stable run starts the backoff over.
+    const restarts = Date.now() - m.instance.startedAt > stableRunMs ? 0 : m.restarts;
+    void this.#replace(m.instance.id, restarts);
+  }
+
+  /** Bring capacity back after a crash, with growing pauses between attempts. */
+  async #replace(crashed: string, restarts: number): Promise<void> {
+    for (let attempt = restarts; !this.#stopped; attempt++) {
+      await new Promise((r) => setTimeout(r, restartBackoffMs[Math.min(attempt, restartBackoffMs.length - 1)]));
+      if (this.#stopped) return;
+      try {
+        const [replacement] = await this.grow(1);
+        replacement!.restarts = attempt + 1;
+        this.#say(`${replacement!.instance.id} replaced ${crashed}`);
+        return;
+      } catch (err) {
+        this.#say(`replacement for ${crashed} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  #say(message: string): void {
+    this.#ctx.log.warn({ service: this.#ctx.service, release: this.release.number }, message);
+    this.#ctx.store.addEvent({ service: this.#ctx.service, type: 'instance', message });
+    this.emit('message', message);
+  }
+}

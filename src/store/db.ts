@@ -1,0 +1,88 @@
+import { chmodSync, existsSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+
+// Each entry moves the schema one version forward; never edit one that has shipped.
+const migrations: string[] = [
+  `CREATE TABLE services (
+     name TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     live_release_id INTEGER REFERENCES releases(id)
+   );
+   CREATE TABLE releases (
+     id INTEGER PRIMARY KEY,
+     service TEXT NOT NULL REFERENCES services(name),
+     number INTEGER NOT NULL,
+     version TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     state TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     UNIQUE (service, number)
+   );
+   CREATE TABLE deployments (
+     id INTEGER PRIMARY KEY,
+     service TEXT NOT NULL REFERENCES services(name),
+     kind TEXT NOT NULL,
+     strategy TEXT NOT NULL,
+     release_id INTEGER NOT NULL REFERENCES releases(id),
+     from_release_id INTEGER REFERENCES releases(id),
+     status TEXT NOT NULL,
+     reason TEXT,
+     started_at INTEGER NOT NULL,
+     finished_at INTEGER
+   );
+   CREATE INDEX deployments_by_service ON deployments (service, id);
+   CREATE TABLE deployment_steps (
+     id INTEGER PRIMARY KEY,
+     deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+     at INTEGER NOT NULL,
+     step TEXT NOT NULL,
+     status TEXT NOT NULL,
+     detail TEXT
+   );
+   CREATE INDEX steps_by_deployment ON deployment_steps (deployment_id, id);
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     service TEXT,
+     deployment_id INTEGER,
+     type TEXT NOT NULL,
+     message TEXT NOT NULL,
+     data TEXT
+   );
+   CREATE INDEX events_by_service ON events (service, id);
+   CREATE TABLE instances (
+     id TEXT PRIMARY KEY,
+     service TEXT NOT NULL,
+     release_id INTEGER NOT NULL,
+     pid INTEGER,
+     port INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     stopped_at INTEGER,
+     exit TEXT
+   );`,
+];
+
+export function openDatabase(file: string): DatabaseSync {
+  const fresh = !existsSync(file);
+  const db = new DatabaseSync(file);
+  // The file holds release env values, which may be secrets.
+  if (fresh) chmodSync(file, 0o600);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: DatabaseSync): void {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  for (let v = row.user_version; v < migrations.length; v++) {
+    db.exec('BEGIN');
+    try {
+      db.exec(migrations[v]!);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+}
