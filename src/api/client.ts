@@ -1,4 +1,4 @@
-import { Client } from 'undici';
+import http from 'node:http';
 import { readDaemonInfo, socketPathFor } from '../daemon/paths.ts';
 import type { DeployEvent } from '../deploy/events.ts';
 import { ZddError } from '../errors.ts';
@@ -7,20 +7,22 @@ interface ApiErrorBody {
   error?: { code?: string; message?: string; hint?: string };
 }
 
-/** The CLI's side of the control API: finds the daemon through the data dir and speaks JSON to it. */
+type Finished = Extract<DeployEvent, { type: 'finished' }>;
+
+/**
+ * The CLI's side of the control API: finds the daemon through the data dir and speaks JSON to it over
+ * its Unix socket. Built on node:http so that a CLI command starts fast.
+ */
 export class ControlClient {
-  readonly #client: Client;
+  readonly #socketPath: string;
   readonly #dataDir: string;
 
   constructor(dataDir: string) {
     this.#dataDir = dataDir;
-    const socketPath = readDaemonInfo(dataDir)?.socket ?? socketPathFor(dataDir);
-    this.#client = new Client('http://zdd', { socketPath, headersTimeout: 0, bodyTimeout: 0 });
+    this.#socketPath = readDaemonInfo(dataDir)?.socket ?? socketPathFor(dataDir);
   }
 
-  async close(): Promise<void> {
-    await this.#client.close();
-  }
+  async close(): Promise<void> {}
 
   async get<T>(path: string): Promise<T> {
     return this.#call<T>('GET', path);
@@ -31,13 +33,14 @@ export class ControlClient {
   }
 
   /** A deployment's NDJSON events, each passed to onEvent; resolves with the "finished" event. */
-  async stream(method: 'GET' | 'POST', path: string, body: unknown, onEvent: (e: DeployEvent) => void): Promise<Extract<DeployEvent, { type: 'finished' }> | undefined> {
+  async stream(method: 'GET' | 'POST', path: string, body: unknown, onEvent: (e: DeployEvent) => void): Promise<Finished | undefined> {
     const res = await this.#request(method, path, body);
-    if (res.statusCode >= 400) throw toError(res.statusCode, (await res.body.json()) as ApiErrorBody);
+    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, JSON.parse(await text(res)) as ApiErrorBody);
     let buffer = '';
-    let finished: Extract<DeployEvent, { type: 'finished' }> | undefined;
-    for await (const chunk of res.body) {
-      buffer += chunk.toString();
+    let finished: Finished | undefined;
+    res.setEncoding('utf8');
+    for await (const chunk of res) {
+      buffer += chunk as string;
       let i: number;
       while ((i = buffer.indexOf('\n')) >= 0) {
         const line = buffer.slice(0, i);
@@ -56,26 +59,25 @@ export class ControlClient {
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.#request(method, path, body);
-    const value = (await res.body.json()) as T & ApiErrorBody;
-    if (res.statusCode >= 400) throw toError(res.statusCode, value);
+    const value = JSON.parse(await text(res)) as T & ApiErrorBody;
+    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, value);
     return value;
   }
 
-  async #request(method: string, path: string, body?: unknown) {
-    try {
-      return await this.#client.request({
-        method: method as 'GET',
-        path,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
+  #request(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { socketPath: this.#socketPath, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+        resolve,
+      );
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+          reject(new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${this.#dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)'));
+        } else reject(err);
       });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED') {
-        throw new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${this.#dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)');
-      }
-      throw err;
-    }
+      req.end(payload);
+    });
   }
 }
 
@@ -85,6 +87,13 @@ export class ApiError extends ZddError {
     super(code, message, hint);
     this.status = status;
   }
+}
+
+async function text(res: http.IncomingMessage): Promise<string> {
+  let s = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res) s += chunk as string;
+  return s;
 }
 
 function toError(status: number, body: ApiErrorBody): ApiError {

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
-import { Daemon } from '../../daemon/daemon.ts';
-import { createLogger, type LogFormat } from '../../daemon/logger.ts';
+import type { LogFormat } from '../../daemon/logger.ts';
 import { configPath, dataDir, withCommonOptions, type CommonOptions } from '../context.ts';
 
 export function serveCommand(): Command {
@@ -8,6 +7,8 @@ export function serveCommand(): Command {
     .description('run the daemon in the foreground: proxies, instances and the control API')
     .addOption(new Option('--log-format <format>', 'log lines for people or for machines').choices(['pretty', 'json']).default('pretty'))
     .action(async (o: CommonOptions & { logFormat: LogFormat }) => {
+      // Loaded here, not at the top: the other commands start faster without the daemon's modules.
+      const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.ts'), import('../../daemon/logger.ts')]);
       const log = createLogger(o.logFormat);
       const daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log });
       let signals = 0;

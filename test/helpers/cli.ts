@@ -1,0 +1,28 @@
+import { spawn } from 'node:child_process';
+import { zddBin } from './project.ts';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/zdd as a user would, from `cwd`. */
+export function zdd(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(zddBin, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** zdd … --json, parsed; throws with the output when the command failed. */
+export async function zddJson<T>(cwd: string, args: string[]): Promise<T> {
+  const r = await zdd(cwd, [...args, '--json']);
+  if (r.code !== 0) throw new Error(`zdd ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout) as T;
+}
