@@ -25,9 +25,10 @@ export const defaultAnalysisSettings: AnalysisSettings = Object.freeze({
   maxErrorRateIncrease: 0.01,
   latencyRatio: 2,
   latencyMinIncreaseMs: 100,
-  // By 200 canary requests a canary failing ≥ 20% of requests has been failed in
-  // essentially every simulated run (≥ 10%: ~90%), so `pass` is not handed out
-  // before gross breakage could have shown; ~1 s of canary traffic at 200 req/s.
+  // With 500, a canary failing ≥ 10% of requests or with 5% of requests
+  // 300 ms slower is failed before it can ever pass in ≥ 95% of simulated runs
+  // (with 200: as low as ~60%); a healthy canary at 20% of 1000 req/s first
+  // passes after ~2.5 s. See docs/analysis.md.
   minRequests: 500,
 });
 

@@ -2,20 +2,14 @@
 // an optional absolute ceiling. Both are always-valid, so they may be
 // evaluated as often as wanted.
 
-import { compareRate, type BetaPrior } from './beta-mixture.ts';
+import { compareRate } from './beta-mixture.ts';
 import type { AnalysisSettings } from './config.ts';
 import { formatAlpha, formatPoints, formatRate } from './format.ts';
+import { ERROR_PRIOR } from './priors.ts';
 import { logEvidence } from './rate-difference.ts';
 import type { Stratum } from './stratum.ts';
 import type { MetricVerdict } from './verdict.ts';
 import type { ReleaseSample } from './window.ts';
-
-/**
- * Beta(½, 5) mixing prior: Jeffreys-like near 0 where error rates live, mean
- * ≈ 9%. Any fixed prior keeps the tests valid; this one was the fastest of
- * those tried in bench/analysis-sim.ts across 2–30% canary error rates.
- */
-export const ERROR_PRIOR: BetaPrior = Object.freeze({ a: 0.5, b: 5 });
 
 function counts(sample: ReleaseSample): string {
   return `n=${sample.requests}`;

@@ -10,20 +10,12 @@
 // With L < canary p99 and U ≥ stable p99, L ≥ max(ratio·U, U + minIncrease)
 // proves the rule is broken, because the threshold grows with stable p99.
 
-import type { BetaPrior } from './beta-mixture.ts';
 import type { AnalysisSettings } from './config.ts';
 import { formatAlpha, formatMs } from './format.ts';
 import type { MetricVerdict } from './verdict.ts';
 import type { ReleaseSample } from './window.ts';
 
 export const P99 = 0.99;
-
-/**
- * Prior over the share of requests beyond a threshold. Same shape as for
- * errors: the shares that matter sit between ~0.2% (stable's upper bound must
- * show "< 1%") and ~10% (a regressed canary tail).
- */
-export const TAIL_PRIOR: BetaPrior = Object.freeze({ a: 0.5, b: 5 });
 
 /** Always-valid p99 bounds for one step. */
 export interface P99Bounds {

@@ -3,10 +3,9 @@
 // hits both releases at once (an incident, a load spike) hits them in the same
 // proportion. See rate-difference.ts and latency-tests.ts for how steps combine.
 
-import type { P99Bounds } from './latency-tests.ts';
-import { P99, TAIL_PRIOR } from './latency-tests.ts';
+import { P99, type P99Bounds } from './latency-tests.ts';
+import { ERROR_PRIOR, TAIL_PRIOR } from './priors.ts';
 import { quantileLowerBound, quantileUpperBound } from './quantile-bounds.ts';
-import { ERROR_PRIOR } from './error-tests.ts';
 import { stepTerms, type StepTerms } from './rate-difference.ts';
 import { ReleaseSample } from './window.ts';
 
