@@ -5,6 +5,14 @@ import { downstreamHeaders } from './headers.ts';
 import type { Target, Cancellable } from './target.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
 
+/** The release stopped (its drain deadline passed) before it answered. */
+export class DrainDeadlineError extends Error {
+  readonly code = 'ZDD_DRAIN_DEADLINE';
+  constructor() {
+    super('the release was stopped at its drain deadline before it answered');
+  }
+}
+
 /** One client request on its way through the proxy, across retries. */
 export interface Exchange {
   req: IncomingMessage;
@@ -67,8 +75,9 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
   }
 
   cancel(): void {
-    this.#controller?.abort(new Error('cancelled at the drain deadline'));
-    if (!this.#done) this.#ex.res.destroy();
+    this.#controller?.abort(new DrainDeadlineError());
+    // Mid-response there is no way to tell the client but to end the connection.
+    if (!this.#done && this.#ex.res.headersSent) this.#ex.res.destroy();
   }
 
   /** The client went away: stop the upstream work too. */

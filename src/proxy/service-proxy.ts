@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatListen, isLoopback, type ListenAddress } from '../config/listen.ts';
 import type { DataPlane } from './data-plane.ts';
-import { ForwardAttempt, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
+import { DrainDeadlineError, ForwardAttempt, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, upstreamHeaders, type ForwardedInfo } from './headers.ts';
 import { ReleaseStats } from './release-stats.ts';
 import { bucketCount, emptyTable, routeByName, routeForBucket, type Route, type RouteTable } from './route-table.ts';
@@ -163,6 +163,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       return this.#attempt(ex, routes[routes.length - 1]!);
     }
     if (r.retryable) return this.#attempt(ex, ex.route);
+    if (r.error instanceof DrainDeadlineError) return this.#answer(ex.res, 503, r.error.message, ex.requestId);
     const timeout = failure === 'timeout';
     this.#log.warn({ service: this.service, release: target.release, instance: target.id, requestId: ex.requestId, err: r.error?.message }, 'upstream failed');
     this.#answer(ex.res, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream connection failed', ex.requestId);

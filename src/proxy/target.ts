@@ -114,9 +114,11 @@ export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'conn
     return { cancelled };
   }
 
-  /** Immediate removal (daemon shutdown after its own drain, or a target that never served). */
+  /**
+   * Immediate removal, for an instance that died: requests still in flight fail as broken connections,
+   * so the idempotent ones are sent again to another instance.
+   */
   async destroy(): Promise<void> {
-    for (const work of [...this.#active]) work.cancel();
     this.transition('removed');
     await this.pool.destroy().catch(() => undefined);
   }

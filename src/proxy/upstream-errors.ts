@@ -6,10 +6,11 @@ const connectCodes = new Set([
   'ENETUNREACH',
   'EADDRNOTAVAIL',
   'UND_ERR_CONNECT_TIMEOUT',
+  // The pool was closed before the request was dispatched.
   'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
 ]);
-const resetCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+// UND_ERR_DESTROYED: the pool was torn down (its instance died), possibly with the request already sent.
+const resetCodes = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_DESTROYED']);
 
 export type UpstreamFailure =
   /** No connection was made (or the pool was closed): the request never left, any request may go elsewhere. */
