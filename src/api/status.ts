@@ -1,5 +1,5 @@
 import { formatListen } from '../config/listen.ts';
-import type { ServiceState } from '../deploy/service-state.ts';
+import type { AnalysisSnapshot, ServiceState } from '../deploy/service-state.ts';
 import type { ReleaseStatsView } from '../proxy/release-stats.ts';
 import type { ReleaseSet } from '../runtime/release-set.ts';
 
@@ -33,7 +33,7 @@ export interface ServiceStatus {
   retiring: ReleaseStatus[];
   /** Traffic split, newest release first. */
   split: { release: number; weight: number }[];
-  deployment: { id: number; kind: string; strategy: string; release: number; step: string; startedAt: number } | null;
+  deployment: { id: number; kind: string; strategy: string; release: number; step: string; startedAt: number; analysis: AnalysisSnapshot | null } | null;
 }
 
 export function serviceStatus(s: ServiceState): ServiceStatus {
@@ -66,7 +66,15 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
     retiring: [...s.retiring].map(release),
     split: s.plane.table.routes.map((r) => ({ release: r.targets.release, weight: r.weight })),
     deployment: a
-      ? { id: a.deployment.id, kind: a.deployment.kind, strategy: a.deployment.strategy, release: a.release.number, step: a.step, startedAt: a.deployment.startedAt }
+      ? {
+          id: a.deployment.id,
+          kind: a.deployment.kind,
+          strategy: a.deployment.strategy,
+          release: a.release.number,
+          step: a.step,
+          startedAt: a.deployment.startedAt,
+          analysis: a.analysis ?? null,
+        }
       : null,
   };
 }

@@ -34,6 +34,9 @@ export class ProgressPrinter {
         line(`${elapsed()} ${mark} ${e.step.padEnd(8)} ${e.status === 'failed' ? bad(detail) : detail}`);
         break;
       }
+      case 'progress':
+        line(`${elapsed()} ${dim('·')} ${dim(e.text)}`);
+        break;
       case 'finished': {
         const took = formatDuration(Date.now() - this.#startedAt);
         if (e.status === 'succeeded') {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultAnalysisSettings } from '../analysis/config.ts';
 import { parseDuration } from './duration.ts';
 import { parseListen } from './listen.ts';
 
@@ -66,20 +67,37 @@ const canaryStep = z.strictObject({
   pause: duration.optional(),
 });
 
+const analysisDefaults = {
+  alpha: defaultAnalysisSettings.alpha,
+  maxErrorRateIncrease: defaultAnalysisSettings.maxErrorRateIncrease,
+  latencyRatio: defaultAnalysisSettings.latencyRatio,
+  latencyMinIncrease: defaultAnalysisSettings.latencyMinIncreaseMs,
+  minRequests: defaultAnalysisSettings.minRequests,
+  deadline: 120_000,
+  interval: 250,
+};
+
 const analysis = z
   .strictObject({
-    alpha: z.number().gt(0).lt(0.5).default(0.01),
-    maxErrorRateIncrease: fraction.default(0.05),
-    latencyRatio: z.number().gt(1).default(2),
-    latencyMinIncrease: duration.default(100),
+    /** Probability budget for rolling back a canary that is not worse (over the whole rollout). */
+    alpha: z.number().gt(0).lt(0.5).default(analysisDefaults.alpha),
+    /** Tolerated canary-minus-stable error rate. */
+    maxErrorRateIncrease: fraction.default(analysisDefaults.maxErrorRateIncrease),
+    /** Canary p99 fails when above this × stable p99 … */
+    latencyRatio: z.number().gt(1).default(analysisDefaults.latencyRatio),
+    /** … and at least this much above it. */
+    latencyMinIncrease: duration.default(analysisDefaults.latencyMinIncrease),
+    /** Absolute ceilings for the canary, whatever stable does. */
     maxErrorRate: fraction.optional(),
     maxP99: positiveDuration.optional(),
-    minRequests: z.number().int().min(1).default(100),
-    /** How long a step may wait for minRequests before the deploy fails rather than promote blind. */
-    deadline: positiveDuration.default(5 * 60_000),
-    interval: positiveDuration.default(250),
+    /** Canary and stable requests needed before a step may pass. */
+    minRequests: z.number().int().min(1).default(analysisDefaults.minRequests),
+    /** How long a step may wait beyond its pause for enough data before the deploy fails rather than promote blind. */
+    deadline: positiveDuration.default(analysisDefaults.deadline),
+    /** How often the analysis is evaluated. */
+    interval: positiveDuration.default(analysisDefaults.interval),
   })
-  .default({ alpha: 0.01, maxErrorRateIncrease: 0.05, latencyRatio: 2, latencyMinIncrease: 100, minRequests: 100, deadline: 300_000, interval: 250 });
+  .default(analysisDefaults);
 
 const canary = z.strictObject({
   type: z.literal('canary'),
@@ -139,4 +157,5 @@ export type BlueGreenSpec = z.output<typeof blueGreen>;
 export type CanarySpec = z.output<typeof canary>;
 export type RollingSpec = z.output<typeof rolling>;
 export type HealthSpec = ServiceSpec['health'];
+export type AnalysisSpec = CanarySpec['analysis'];
 export type ConfigFile = z.output<typeof configSchema>;

@@ -3,8 +3,7 @@ import { formatDuration } from '../config/duration.ts';
 import type { ServiceConfig } from '../config/load.ts';
 import { ReleaseSet, type ReleaseSetContext } from '../runtime/release-set.ts';
 import type { Deployment, Release, StepStatus, Store } from '../store/store.ts';
-import type { DeployListener } from './events.ts';
-import type { ServiceState } from './service-state.ts';
+import type { ActiveDeployment, ServiceState } from './service-state.ts';
 
 export interface EngineParts {
   store: Store;
@@ -15,29 +14,25 @@ export interface EngineParts {
 /** The shared steps every strategy is written with; each records itself in the store and reports progress. */
 export class DeployContext {
   readonly service: ServiceState;
-  readonly deployment: Deployment;
-  readonly release: Release;
-  readonly signal: AbortSignal;
+  readonly active: ActiveDeployment;
   readonly #parts: EngineParts;
-  readonly #listeners: Set<DeployListener>;
-  readonly #onStep: (step: string) => void;
 
-  constructor(o: {
-    service: ServiceState;
-    deployment: Deployment;
-    release: Release;
-    signal: AbortSignal;
-    parts: EngineParts;
-    listeners: Set<DeployListener>;
-    onStep: (step: string) => void;
-  }) {
+  constructor(o: { service: ServiceState; active: ActiveDeployment; parts: EngineParts }) {
     this.service = o.service;
-    this.deployment = o.deployment;
-    this.release = o.release;
-    this.signal = o.signal;
+    this.active = o.active;
     this.#parts = o.parts;
-    this.#listeners = o.listeners;
-    this.#onStep = o.onStep;
+  }
+
+  get deployment(): Deployment {
+    return this.active.deployment;
+  }
+
+  get release(): Release {
+    return this.active.release;
+  }
+
+  get signal(): AbortSignal {
+    return this.active.abort.signal;
   }
 
   /** The service's current config: replicas, strategy and timeouts come from here, the process from the release. */
@@ -49,11 +44,28 @@ export class DeployContext {
     return this.#parts.log;
   }
 
+  get store(): Store {
+    return this.#parts.store;
+  }
+
   report(step: string, status: StepStatus, detail?: string): void {
     const s = this.#parts.store.addStep(this.deployment.id, step, status, detail);
-    if (status === 'started') this.#onStep(step);
+    if (status === 'started') this.active.step = step;
     this.#parts.log.info({ service: this.service.name, deployment: this.deployment.id, step, status }, detail ?? step);
-    for (const l of this.#listeners) l({ type: 'step', ...s });
+    for (const l of this.active.listeners) l({ type: 'step', ...s });
+  }
+
+  /** Live numbers for whoever watches; not recorded (the step's outcome is). */
+  progress(text: string): void {
+    for (const l of this.active.listeners) l({ type: 'progress', at: Date.now(), text });
+  }
+
+  /** Send traffic to these releases, newest first, weights in percent. */
+  split(routes: { set: ReleaseSet; weight: number }[], retryOnOlder = false): void {
+    this.service.plane.setSplit(
+      routes.map((r) => ({ targets: r.set.targets, weight: r.weight })),
+      retryOnOlder,
+    );
   }
 
   newSet(release: Release = this.release): ReleaseSet {

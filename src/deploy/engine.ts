@@ -170,7 +170,7 @@ export class DeployEngine {
     const deployment = store.startDeployment({ service: service.name, kind, strategy: strategy.name, releaseId: release.id, fromReleaseId: from?.id ?? null });
     const listeners = new Set<DeployListener>(listener ? [listener] : []);
     const abort = new AbortController();
-    const active: ActiveDeployment = { deployment, release, abort, listeners, promote: undefined, step: 'start', done: undefined! };
+    const active: ActiveDeployment = { deployment, release, abort, listeners, promote: undefined, step: 'start', analysis: undefined, done: undefined! };
     service.active = active;
     const started: DeployEvent = {
       type: 'started',
@@ -183,7 +183,7 @@ export class DeployEngine {
     };
     for (const l of listeners) l(started);
     store.addEvent({ service: service.name, deploymentId: deployment.id, type: kind, message: `${kind} of release ${release.number} (${release.version}) started, ${strategy.name}` });
-    const ctx = new DeployContext({ service, deployment, release, signal: abort.signal, parts: this.#parts, listeners, onStep: (s) => (active.step = s) });
+    const ctx = new DeployContext({ service, active, parts: this.#parts });
 
     active.done = (async () => {
       let result: StrategyResult;

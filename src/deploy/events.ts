@@ -12,6 +12,8 @@ export type DeployEvent =
       from: { number: number; version: string } | null;
     }
   | { type: 'step'; at: number; step: string; status: StepStatus; detail: string | null }
+  /** Live numbers while a step holds (not recorded: the step's outcome is). */
+  | { type: 'progress'; at: number; text: string }
   | { type: 'finished'; deployment: number; status: DeploymentStatus; reason: string | null; release: number };
 
 export type DeployListener = (event: DeployEvent) => void;

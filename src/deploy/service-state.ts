@@ -14,7 +14,18 @@ export interface ActiveDeployment {
   promote: ((full: boolean) => boolean) | undefined;
   /** Name of the step running now, for status. */
   step: string;
+  /** The canary analysis as last evaluated. */
+  analysis: AnalysisSnapshot | undefined;
   done: Promise<Extract<DeployEvent, { type: 'finished' }>>;
+}
+
+export interface AnalysisSnapshot {
+  at: number;
+  outcome: string;
+  reason: string;
+  canaryWeight: number;
+  canary: { requests: number; errorRate: number | null; p99Ms: number | null };
+  stable: { requests: number; errorRate: number | null; p99Ms: number | null };
 }
 
 /** The previous release, kept running without traffic so a rollback is a switch, not a start. */

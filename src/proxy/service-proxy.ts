@@ -14,8 +14,11 @@ import type { Target } from './target.ts';
 import { Tunnel } from './tunnel.ts';
 import { classifyUpstreamError, isIdempotent } from './upstream-errors.ts';
 
-/** Called for every attempt an upstream answered or failed: what canary analysis is fed. */
-export type RequestObserver = (release: number, ok: boolean, latencyMs: number) => void;
+/**
+ * Called for every attempt an upstream answered or failed: what canary analysis is fed. `retry` marks an
+ * attempt that re-sends a request another one failed (a canary failure answered by stable).
+ */
+export type RequestObserver = (release: number, ok: boolean, latencyMs: number, retry: boolean) => void;
 
 /** Header or cookie a tester sets to pick a release: "canary", "stable" or a release number. */
 export const forceHeader = 'x-zdd-release';
@@ -150,7 +153,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     const ex = exchange as ProxyExchange;
     const connectionError = r.error !== undefined && r.status === 0;
     this.stats(target.release).record(r.status, r.latencyMs, connectionError);
-    this.observer?.(target.release, !connectionError && r.status < 500 && r.status > 0, r.latencyMs);
+    this.observer?.(target.release, !connectionError && r.status < 500 && r.status > 0, r.latencyMs, ex.attempts > 1);
     if (r.responded) return;
     if (ex.res.destroyed) return;
     const failure = classifyUpstreamError(r.error);

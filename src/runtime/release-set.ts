@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ZddError } from '../errors.ts';
 import { formatDuration } from '../config/duration.ts';
-import { HealthChecker } from '../health/checker.ts';
+import { HealthChecker, type HealthState } from '../health/checker.ts';
 import { ReleaseTargets } from '../proxy/release-targets.ts';
 import { Target } from '../proxy/target.ts';
 import type { Release, Store } from '../store/store.ts';
@@ -39,7 +39,14 @@ export class StartFailure extends ZddError {
   }
 }
 
-export type ReleaseSetEvents = { message: [string] };
+export type ReleaseSetEvents = {
+  /** Something a person should know (crash, restart, drain cut-off), in words. */
+  message: [string];
+  /** An instance that had served exited on its own. */
+  crash: [Member, string];
+  /** An instance that had served changed health. */
+  health: [Member, HealthState];
+};
 
 /**
  * The running instances of one release of one service. It starts them, waits until each is healthy,
@@ -84,10 +91,16 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     return ok;
   }
 
+  /** The `count` instances a shrink would stop (those not serving first, then oldest), so traffic can be moved off them first. */
+  victims(count: number): Member[] {
+    const live = [...this.members].filter((m) => !m.stopping);
+    const idle = live.filter((m) => m.target.state !== 'healthy');
+    return [...idle, ...live.filter((m) => m.target.state === 'healthy')].slice(0, count);
+  }
+
   /** Drain and stop `count` instances (oldest first). */
   async shrink(count: number, drainTimeoutMs: number): Promise<void> {
-    const victims = [...this.members].filter((m) => !m.stopping).slice(0, count);
-    await Promise.all(victims.map((m) => this.stopMember(m, drainTimeoutMs)));
+    await Promise.all(this.victims(count).map((m) => this.stopMember(m, drainTimeoutMs)));
   }
 
   /** Drain every instance (in-flight requests finish up to the deadline), then stop them. */
@@ -152,7 +165,9 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     checker.on('change', (state) => {
       if (member.stopping) return;
       target.transition(state === 'healthy' ? 'healthy' : 'unhealthy');
-      if (member.served) this.#say(`${id} is ${state}${state === 'unhealthy' ? `: ${checker.lastError}` : ''}`);
+      if (!member.served) return;
+      this.#say(`${id} is ${state}${state === 'unhealthy' ? `: ${checker.lastError}` : ''}`);
+      this.emit('health', member, state);
     });
     target.on('connect-failure', () => checker.markFailed('connection refused while serving'));
     checker.start();
@@ -214,6 +229,7 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     this.#ctx.store.recordInstanceStop(m.instance.id, how);
     const lines = m.instance.tail.lines(5);
     this.#say(`${m.instance.id} ${how} while serving${lines.length ? `; last output: ${lines.join(' | ')}` : ''}`);
+    this.emit('crash', m, how);
     // A crash after a long stable run starts the backoff over.
     const restarts = Date.now() - m.instance.startedAt > stableRunMs ? 0 : m.restarts;
     void this.#replace(m.instance.id, restarts);

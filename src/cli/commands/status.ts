@@ -69,7 +69,15 @@ export function render(s: StatusResponse, now = Date.now()): string {
     for (const r of svc.retiring) release('draining', r);
     out.push(table(rows, '  '));
     const d = svc.deployment;
-    if (d) out.push(warn(`  deploying #${d.id}: ${d.kind} of release ${d.release} (${d.strategy}), step "${d.step}", for ${formatDuration(now - d.startedAt)}`));
+    if (d) {
+      out.push(warn(`  deploying #${d.id}: ${d.kind} of release ${d.release} (${d.strategy}), step "${d.step}", for ${formatDuration(now - d.startedAt)}`));
+      const a = d.analysis;
+      if (a) {
+        const side = (x: typeof a.canary) => `${percent(x.errorRate)} errors, p99 ${ms(x.p99Ms)} (n=${x.requests})`;
+        out.push(`  analysis  ${a.outcome}: canary at ${a.canaryWeight}% ${side(a.canary)} · stable ${side(a.stable)}`);
+        out.push(dim(`            ${a.reason}`));
+      }
+    }
     out.push('');
   }
   return `${out.join('\n')}\n`;

@@ -1,0 +1,154 @@
+import { CanaryAnalyzer, type Verdict } from '../../analysis/analyzer.ts';
+import type { AnalysisSettings } from '../../analysis/config.ts';
+import { formatDuration } from '../../config/duration.ts';
+import type { AnalysisSpec, CanarySpec } from '../../config/schema.ts';
+import { ZddError } from '../../errors.ts';
+import type { ReleaseSet } from '../../runtime/release-set.ts';
+import type { DeployContext } from '../context.ts';
+import type { AnalysisSnapshot } from '../service-state.ts';
+import type { Strategy, StrategyResult } from '../strategy.ts';
+
+/** The canary proved worse than stable (or broke): all traffic goes back. */
+class CanaryFailure extends ZddError {
+  constructor(message: string) {
+    super('CANARY_FAILED', message);
+  }
+}
+
+/** How often a holding step reports live numbers to whoever watches. */
+const progressEveryMs = 2_000;
+
+export function analysisSettings(a: AnalysisSpec): Partial<AnalysisSettings> {
+  return {
+    alpha: a.alpha,
+    maxErrorRateIncrease: a.maxErrorRateIncrease,
+    latencyRatio: a.latencyRatio,
+    latencyMinIncreaseMs: a.latencyMinIncrease,
+    maxErrorRate: a.maxErrorRate,
+    maxP99Ms: a.maxP99,
+    minRequests: a.minRequests,
+  };
+}
+
+/** Canary instances for a share of traffic: the replicas that share would need, at least one. */
+export function canaryScale(replicas: number, weight: number): number {
+  return Math.max(1, Math.ceil((replicas * weight) / 100));
+}
+
+/**
+ * Steps of rising weight, each held while always-valid analysis compares canary with stable; a failed
+ * analysis, a crash or an unhealthy canary instance sends all traffic back to stable at once.
+ */
+export const canary: Strategy = {
+  name: 'canary',
+  async run(ctx: DeployContext): Promise<StrategyResult> {
+    const spec = ctx.config.strategy as CanarySpec;
+    const stable = ctx.service.live!;
+    const replicas = ctx.config.replicas;
+    const analyzer = new CanaryAnalyzer(analysisSettings(spec.analysis));
+    const canaryNumber = ctx.release.number;
+    const stableNumber = stable.release.number;
+    let set: ReleaseSet | undefined;
+    ctx.service.plane.observer = (release, ok, latencyMs, retry) => {
+      if (release === canaryNumber) analyzer.record('canary', ok, latencyMs);
+      // A stable answer to a request the canary failed is not a sample of stable's own traffic.
+      else if (release === stableNumber && !retry) analyzer.record('stable', ok, latencyMs);
+    };
+    try {
+      for (let i = 0; i < spec.steps.length; i++) {
+        const step = spec.steps[i]!;
+        const name = `step ${i + 1}/${spec.steps.length}`;
+        const want = canaryScale(replicas, step.weight);
+        if (!set) {
+          set = await ctx.startSet(want);
+          ctx.store.setReleaseState(set.release.id, 'canary');
+        } else if (set.size < want) {
+          ctx.report('scale', 'started', `canary to ${want} instance(s)`);
+          await set.grow(want - set.size, ctx.signal);
+          ctx.report('scale', 'done', `canary has ${want} instance(s)`);
+        }
+        analyzer.setWeight(step.weight / 100);
+        ctx.split([{ set, weight: step.weight }, { set: stable, weight: 100 - step.weight }], spec.retryOnStable);
+        const holding = step.pause === undefined ? 'until promoted (zdd promote)' : `for ${formatDuration(step.pause)}`;
+        ctx.report(name, 'started', `canary (release ${canaryNumber}) gets ${step.weight}% of traffic, held ${holding}`);
+        const how = await hold(ctx, set, analyzer, step.weight, step.pause, spec.analysis, name);
+        ctx.report(name, 'done', `${how === 'analysis' ? 'passed' : 'promoted by user'}: ${analyzer.evaluate().reason}`);
+        if (how === 'full') break;
+      }
+      if (set!.size < replicas) {
+        ctx.report('scale', 'started', `release ${canaryNumber} to ${replicas} instance(s)`);
+        await set!.grow(replicas - set!.size, ctx.signal);
+      }
+      ctx.service.plane.observer = undefined;
+      ctx.goLive(set!, 0);
+      return { status: 'succeeded', reason: analyzer.evaluate().reason };
+    } catch (err) {
+      ctx.service.plane.observer = undefined;
+      // Stable takes everything back in one switch; the canary drains behind it.
+      ctx.split([{ set: stable, weight: 100 }]);
+      if (set) void ctx.retire(set);
+      const aborted = ctx.signal.aborted;
+      if (!(err instanceof CanaryFailure) && !aborted) throw err;
+      const reason = aborted ? (ctx.signal.reason as Error).message : (err as Error).message;
+      ctx.report('rollback', aborted ? 'info' : 'failed', `all traffic back on release ${stableNumber}: ${reason}`);
+      return { status: aborted ? 'aborted' : 'rolled-back', reason };
+    }
+  },
+};
+
+type Ended = 'analysis' | 'next' | 'full';
+
+/**
+ * Holds a step: ends when its pause is over and the analysis passes (or when promoted); throws
+ * CanaryFailure when the analysis fails, a canary instance breaks, or data stays too thin past the deadline.
+ */
+function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, weight: number, pause: number | undefined, a: AnalysisSpec, name: string): Promise<Ended> {
+  const started = Date.now();
+  let lastProgress = started;
+  return new Promise<Ended>((resolve, reject) => {
+    const finish = (fn: () => void) => {
+      clearInterval(timer);
+      set.off('crash', onCrash);
+      set.off('health', onHealth);
+      ctx.signal.removeEventListener('abort', onAbort);
+      ctx.active.promote = undefined;
+      fn();
+    };
+    const onCrash = (m: { instance: { id: string } }, how: string) =>
+      finish(() => reject(new CanaryFailure(`canary instance ${m.instance.id} ${how} while serving`)));
+    const onHealth = (m: { instance: { id: string }; checker: { lastError: string | undefined } }, state: string) => {
+      if (state === 'unhealthy') finish(() => reject(new CanaryFailure(`canary instance ${m.instance.id} failed its health checks: ${m.checker.lastError}`)));
+    };
+    const onAbort = () => finish(() => reject(ctx.signal.reason as Error));
+    const tick = () => {
+      const v = analyzer.evaluate();
+      ctx.active.analysis = snapshot(v, analyzer, weight);
+      if (v.outcome === 'fail') return finish(() => reject(new CanaryFailure(v.reason)));
+      const now = Date.now();
+      if (now - lastProgress >= progressEveryMs) {
+        lastProgress = now;
+        ctx.progress(`${name} at ${weight}%: ${v.reason}`);
+      }
+      if (pause === undefined) return;
+      const held = now - started;
+      if (held >= pause && v.outcome === 'pass') return finish(() => resolve('analysis'));
+      if (held >= pause + a.deadline) {
+        finish(() => reject(new CanaryFailure(`no verdict after ${formatDuration(held)} at ${weight}% (deadline ${formatDuration(a.deadline)} past the pause): ${v.reason}; not promoting blind`)));
+      }
+    };
+    ctx.active.promote = (full) => {
+      finish(() => resolve(full ? 'full' : 'next'));
+      return true;
+    };
+    set.on('crash', onCrash);
+    set.on('health', onHealth);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setInterval(tick, a.interval);
+    if (ctx.signal.aborted) onAbort();
+  });
+}
+
+function snapshot(v: Verdict, analyzer: CanaryAnalyzer, weight: number): AnalysisSnapshot {
+  const side = (s: typeof analyzer.canary) => ({ requests: s.requests, errorRate: s.errorRate() ?? null, p99Ms: s.quantile(0.99) ?? null });
+  return { at: Date.now(), outcome: v.outcome, reason: v.reason, canaryWeight: weight, canary: side(analyzer.canary), stable: side(analyzer.stable) };
+}
