@@ -157,6 +157,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     if (r.responded) return;
     if (ex.res.destroyed) return;
     const failure = classifyUpstreamError(r.error);
+    if (r.error) this.#log.debug({ service: this.service, instance: target.id, state: target.state, code: (r.error as { code?: string }).code, err: r.error.message, status: r.status, retryable: r.retryable }, 'upstream attempt failed');
     // Passive health: a refused connection takes the instance out of rotation until its checks pass again.
     if (failure === 'connect') target.emit('connect-failure');
     const { routes, retryOnOlder } = ex.table;

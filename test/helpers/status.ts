@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { ControlClient } from '../../src/api/client.ts';
 import type { ServiceStatus } from '../../src/api/status.ts';
 import { zddJson } from './cli.ts';
 
@@ -31,4 +33,34 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Status straight from the control socket (no CLI process): for sampling many times a second. */
+export async function apiStatus(dir: string, service = 'web'): Promise<ServiceStatus> {
+  const client = new ControlClient(path.join(dir, '.zdd'));
+  return client.get<ServiceStatus>(`/v1/services/${service}`);
+}
+
+/** Healthy instances that can take traffic now: the live release's plus those of a release rolling in. */
+export function servingInstances(s: ServiceStatus): number {
+  const routed = new Set(s.split.filter((r) => r.weight > 0).map((r) => r.release));
+  return [s.live, ...s.incoming]
+    .filter((r) => r !== null && routed.has(r.number))
+    .reduce((n, r) => n + r!.instances.filter((i) => i.health === 'healthy').length, 0);
+}
+
+/** Samples the service's status as fast as the socket answers until stopped. */
+export function sampleStatus(dir: string): { stop(): Promise<ServiceStatus[]> } {
+  const samples: ServiceStatus[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) samples.push(await apiStatus(dir));
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
 }

@@ -89,7 +89,7 @@ export const rolling: Strategy = {
       if (!(err instanceof RolloutFailure) && !aborted) throw err;
       const reason = aborted ? (ctx.signal.reason as Error).message : (err as Error).message;
       if (spec.onFailure === 'pause' && !aborted) {
-        ctx.report('paused', 'failed', `${reason}; the rollout is paused as configured (onFailure: pause): zdd abort to revert`);
+        ctx.report('paused', 'started', `${reason}; the rollout is paused as configured (onFailure: pause): zdd abort to revert`);
         await waitForAbort(ctx);
       }
       await revert(ctx, old, next, replicas);
