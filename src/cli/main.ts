@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.ts';
 import { version } from '../version.ts';
 import { abortCommand } from './commands/abort.ts';
+import { demoCommand } from './commands/demo.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
 import { promoteCommand } from './commands/promote.ts';
@@ -18,7 +19,7 @@ const program = new Command('zdd')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), rollbackCommand(), promoteCommand(), abortCommand()]) {
+for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), rollbackCommand(), promoteCommand(), abortCommand(), demoCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

@@ -19,8 +19,8 @@ export interface Exchange {
   res: ServerResponse;
   requestId: string;
   headers: string[];
-  /** The request body stream, or null when the request has none. */
-  body: IncomingMessage | null;
+  /** The request body: a stream, a buffer read in advance (so it can be sent twice), or null. */
+  body: IncomingMessage | Buffer | null;
   idempotent: boolean;
   setCookie: string | undefined;
   tried: Set<Target>;
@@ -132,7 +132,8 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
       return;
     }
     const kind = classifyUpstreamError(err);
-    const bodyUnread = this.#ex.body === null || !req.readableDidRead;
+    const body = this.#ex.body;
+    const bodyUnread = body === null || Buffer.isBuffer(body) || !req.readableDidRead;
     const retryable = bodyUnread && (kind === 'connect' || (kind === 'reset' && this.#ex.idempotent));
     this.#finish(0, err, false, retryable);
   }

@@ -107,13 +107,12 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     const requestId = incomingRequestId(req) ?? randomUUID();
     const pick = this.#choose(req, table);
     if (!pick) return this.#answer(res, 503, `no release of ${this.service} is serving`, requestId);
-    const body = hasBody(req) ? req : null;
     const ex: ProxyExchange = {
       req,
       res,
       requestId,
       headers: upstreamHeaders(req, forwardedInfo(req, requestId)),
-      body,
+      body: hasBody(req) ? req : null,
       idempotent: isIdempotent(req.method!),
       setCookie: pick.setCookie,
       tried: new Set(),
@@ -123,6 +122,16 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       current: undefined,
     };
     res.once('close', () => ex.current?.clientClosed());
+    if (ex.body !== null && ex.idempotent && table.retryOnOlder && table.routes.length > 1 && replayable(req)) {
+      // During a canary, a small idempotent body is read first so stable can be sent it again.
+      return void readBody(req).then(
+        (buffer) => {
+          ex.body = buffer;
+          this.#attempt(ex, pick.route);
+        },
+        () => req.destroy(),
+      );
+    }
     this.#attempt(ex, pick.route);
   }
 
@@ -142,7 +151,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     return (
       retryOnOlder &&
       ex.idempotent &&
-      ex.body === null &&
+      (ex.body === null || Buffer.isBuffer(ex.body)) &&
       routes.length > 1 &&
       routes[0]!.targets.release === target.release &&
       routes[routes.length - 1]!.targets.pick() !== undefined
@@ -217,6 +226,20 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     });
     res.end(body);
   }
+}
+
+/** Bodies up to this size are buffered during a canary so a retry on stable can resend them. */
+const maxReplayBody = 64 * 1024;
+
+function replayable(req: IncomingMessage): boolean {
+  const len = Number(req.headers['content-length']);
+  return req.headers['transfer-encoding'] === undefined && Number.isInteger(len) && len <= maxReplayBody;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function hasBody(req: IncomingMessage): boolean {
