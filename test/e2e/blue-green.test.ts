@@ -103,15 +103,19 @@ describe('blue-green deploys', () => {
   });
 
   it('refuses a second deploy while one runs, naming the deployment in progress', async () => {
-    const slow = zdd(project.dir, ['deploy', 'web', '--env', 'START_DELAY_MS=1000', '--version', 'slow']);
-    await waitForStatus(project.dir, (s) => s.deployment !== null, 'a deployment in progress');
+    // A canary step without pause holds the deployment open until it is aborted: no race with the clock.
+    project.write(serviceYaml({ port: Number(new URL(url).port), replicas: 2, strategy: '{ type: canary, steps: [{ weight: 10 }] }' }));
+    const holding = zdd(project.dir, ['deploy', 'web', '--version', 'held']);
+    const { deployment } = await waitForStatus(project.dir, (s) => s.deployment?.step === 'step 1/1', 'a deployment waiting');
     const second = await zdd(project.dir, ['deploy', 'web']);
     assert.equal(second.code, 1);
-    assert.match(second.stderr, /web is busy: deployment #\d+ \(deploy of release \d+, blue-green\)/);
+    assert.match(second.stderr, new RegExp(`web is busy: deployment #${deployment!.id} \\(deploy of release \\d+, canary\\) started .* ago and is at step "step 1/1"`));
     assert.match(second.stderr, /zdd abort web/);
-    assert.equal((await slow).code, 0);
-    // A deploy without overrides takes zdd.yaml as it is: APP_VERSION v1.
-    assert.equal(await version(url), 'v1');
+    const rollback = await zdd(project.dir, ['rollback', 'web']);
+    assert.equal(rollback.code, 1, 'a rollback is refused too while a deployment runs');
+    assert.equal((await zdd(project.dir, ['abort', 'web'])).code, 0);
+    assert.equal((await holding).code, 1);
+    assert.equal(await version(url), 'v2');
   });
 
   it('exits 2 for an unknown service or release and for bad flags', async () => {
