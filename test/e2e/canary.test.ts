@@ -1,16 +1,34 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { zdd, zddJson } from '../helpers/cli.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request, version } from '../helpers/http.ts';
 import { startLoad } from '../helpers/load.ts';
 import { freePort } from '../helpers/ports.ts';
-import { makeProject, serviceYaml, type Project } from '../helpers/project.ts';
-import { serviceStatus, waitForStatus } from '../helpers/status.ts';
+import { makeProject, serviceYaml, zddBin, type Project } from '../helpers/project.ts';
+import { serviceStatus, waitForStatus, type StatusJson } from '../helpers/status.ts';
 
 interface History {
   releases: { number: number; version: string; state: string }[];
   deployments: { status: string; reason: string | null; strategy: string; steps: { step: string; status: string; detail: string | null }[] }[];
+}
+
+/** Reads `count` refreshes of `zdd status --watch --json`, then stops it. */
+function watchStatus(dir: string, count: number): Promise<StatusJson[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(zddBin, ['status', '--watch', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    const seen: StatusJson[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      seen.push(JSON.parse(line) as StatusJson);
+      if (seen.length === count) {
+        child.kill();
+        resolve(seen);
+      }
+    });
+    child.once('exit', (code) => seen.length < count && reject(new Error(`status --watch exited ${code}`)));
+  });
 }
 
 function canaryYaml(port: number, strategy: string): string {
@@ -133,6 +151,15 @@ describe('canary deploys', () => {
     for (let i = 0; i < 30; i++) assert.equal(JSON.parse((await request(`${url}/`, { headers: { cookie } })).body).version, mine);
     const s = await serviceStatus(project.dir);
     assert.deepEqual(s.split.map((x) => x.weight), [30, 70]);
+    // status --watch keeps printing the split and the analysis numbers the rollout decides on.
+    const watched = await watchStatus(project.dir, 2);
+    for (const w of watched) {
+      const svc = w.services[0]!;
+      assert.deepEqual(svc.split.map((x) => x.weight), [30, 70]);
+      assert.equal(svc.deployment?.step, 'step 1/2');
+      assert.ok(svc.deployment?.analysis, 'analysis numbers in status');
+      assert.equal(svc.deployment!.analysis!.canaryWeight, 30);
+    }
     assert.equal(s.incoming[0]?.instances.length, 1, 'canary sized for 30% of 2 replicas');
 
     const p1 = await zdd(project.dir, ['promote', 'web']);
