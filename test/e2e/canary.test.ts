@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { zdd, zddJson } from '../helpers/cli.ts';
+import { deployLabelled, zdd, zddJson } from '../helpers/cli.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request, version } from '../helpers/http.ts';
 import { startLoad } from '../helpers/load.ts';
@@ -41,12 +41,9 @@ describe('canary deploys', () => {
   let port: number;
   let url: string;
   let n = 0;
-  /** A deploy of a new version label, with extra env. */
-  const deploy = (env: Record<string, string> = {}) => {
+    const deploy = (env: Record<string, string> = {}) => {
     const label = `c${++n}`;
-    const args = ['deploy', 'web', '--version', label, '--env', `APP_VERSION=${label}`];
-    for (const [k, v] of Object.entries(env)) args.push('--env', `${k}=${v}`);
-    return { label, run: zdd(project.dir, args) };
+    return { label, run: deployLabelled(project.dir, label, env) };
   };
   const useStrategy = (strategy: string) => project.write(canaryYaml(port, strategy));
   const steps = (s: string, analysis = '{ minRequests: 100 }', extra = '') => `{ type: canary, steps: ${s}, analysis: ${analysis}${extra} }`;

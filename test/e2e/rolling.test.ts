@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { zdd, zddJson } from '../helpers/cli.ts';
+import { deployLabelled, zdd, zddJson } from '../helpers/cli.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { version } from '../helpers/http.ts';
 import { startLoad } from '../helpers/load.ts';
@@ -21,9 +21,7 @@ describe('rolling deploys', () => {
   const useStrategy = (strategy: string) => project.write(serviceYaml({ port, replicas: 4, strategy, drainTimeout: '2s' }));
   const deploy = (env: Record<string, string> = {}) => {
     const label = `r${++n}`;
-    const args = ['deploy', 'web', '--version', label, '--env', `APP_VERSION=${label}`];
-    for (const [k, v] of Object.entries(env)) args.push('--env', `${k}=${v}`);
-    return { label, run: zdd(project.dir, args) };
+    return { label, run: deployLabelled(project.dir, label, env) };
   };
 
   const nextRelease = async () => (await zddJson<{ releases: { number: number }[] }>(project.dir, ['history', 'web'])).releases[0]!.number + 1;

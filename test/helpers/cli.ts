@@ -26,3 +26,10 @@ export async function zddJson<T>(cwd: string, args: string[]): Promise<T> {
   if (r.code !== 0) throw new Error(`zdd ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
   return JSON.parse(r.stdout) as T;
 }
+
+/** Deploys a release labelled `label` whose app reports that label (APP_VERSION), with extra env. */
+export function deployLabelled(cwd: string, label: string, env: Record<string, string> = {}): Promise<CliResult> {
+  const args = ['deploy', 'web', '--version', label, '--env', `APP_VERSION=${label}`];
+  for (const [k, v] of Object.entries(env)) args.push('--env', `${k}=${v}`);
+  return zdd(cwd, args);
+}

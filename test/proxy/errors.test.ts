@@ -125,6 +125,34 @@ describe('an instance that refuses connections', () => {
   });
 });
 
+describe('an instance whose connection breaks before it answers', () => {
+  /** An upstream that drops the connection as soon as a request arrives. */
+  function breakingUpstream(): Promise<Upstream> {
+    return upstream((req) => req.socket.destroy());
+  }
+
+  it('an idempotent GET is retried on another instance and succeeds', async () => {
+    const broken = await breakingUpstream();
+    const good = await hashingUpstream();
+    const p = await proxyFor(makeTarget(broken.port), makeTarget(good.port));
+    const reply = await send(p.url);
+    assert.equal(reply.status, 200);
+    assert.equal(broken.seen.length, 1, 'the breaking instance got it first');
+    assert.equal(good.seen.length, 1);
+  });
+
+  it('a POST is not sent again: the client gets 502', async () => {
+    const broken = await breakingUpstream();
+    const good = await hashingUpstream();
+    const p = await proxyFor(makeTarget(broken.port), makeTarget(good.port));
+    const reply = await send(p.url, { method: 'POST', body: 'charge=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(reply.status, 502);
+    assert.match(reply.body.toString(), /upstream connection failed/);
+    assert.equal(broken.seen.length, 1);
+    assert.equal(good.seen.length, 0, 'a request that may have been processed is never sent twice');
+  });
+});
+
 describe('an upstream that never answers', () => {
   it('answers 504 once the target timeout passes', async () => {
     const held: ServerResponse[] = [];

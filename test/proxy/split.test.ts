@@ -5,7 +5,7 @@ import { Agent, request } from 'undici';
 import { ReleaseTargets } from '../../src/proxy/release-targets.ts';
 import { bucketCount, routeByName, routeForBucket, type Route, type RouteTable } from '../../src/proxy/route-table.ts';
 import type { Target } from '../../src/proxy/target.ts';
-import { group, makeTarget, refusedPort, send, startNamedUpstream, startProxy, startUpstream, type RunningProxy, type Upstream } from '../helpers/upstream.ts';
+import { group, makeTarget, refusedPort, send, sha256, startNamedUpstream, startProxy, startUpstream, type RunningProxy, type Upstream } from '../helpers/upstream.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -219,6 +219,8 @@ describe('retry on stable', () => {
   let proxy: RunningProxy;
   let canary: Upstream;
   let stable: Upstream;
+  /** "METHOD sha256-of-body" of each request stable received. */
+  const stableBodies: string[] = [];
   const observed: { release: number; ok: boolean; retry: boolean }[] = [];
 
   before(async () => {
@@ -229,7 +231,14 @@ describe('retry on stable', () => {
         res.end('canary broke');
       });
     });
-    stable = await startNamedUpstream('stable');
+    stable = await startUpstream((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        stableBodies.push(`${req.method} ${sha256(Buffer.concat(chunks))}`);
+        res.end('stable');
+      });
+    });
     proxy = await startProxy();
     const ct = makeTarget(canary.port, { release: canaryRelease });
     const st = makeTarget(stable.port, { release: stableRelease });
@@ -270,6 +279,28 @@ describe('retry on stable', () => {
     assert.deepEqual(observed, [{ release: canaryRelease, ok: false, retry: false }]);
   });
 
+  it('resends a PUT with a small body that the canary failed to stable, body intact (idempotent, buffered up to 64 KiB)', async () => {
+    const body = Buffer.from(JSON.stringify({ name: 'widget', tags: Array.from({ length: 500 }, (_, i) => `tag-${i}`) }));
+    assert.ok(body.length < 64 * 1024);
+    const reply = await send(proxy.url, { method: 'PUT', path: '/items/7', body, headers: { 'x-zdd-release': 'canary', 'content-type': 'application/json' } });
+    assert.equal(reply.status, 200, reply.body.toString());
+    assert.equal(reply.body.toString(), 'stable');
+    assert.equal(stableBodies.at(-1), `PUT ${sha256(body)}`);
+    assert.deepEqual(observed, [
+      { release: canaryRelease, ok: false, retry: false },
+      { release: stableRelease, ok: true, retry: true },
+    ]);
+  });
+
+  it('does not resend a PUT whose body is larger than 64 KiB: the client sees the canary 500', async () => {
+    const body = Buffer.alloc(100 * 1024, 'x');
+    const stableBefore = stable.seen.length;
+    const reply = await send(proxy.url, { method: 'PUT', path: '/items/8', body, headers: { 'x-zdd-release': 'canary' } });
+    assert.equal(reply.status, 500);
+    assert.equal(reply.body.toString(), 'canary broke');
+    assert.equal(stable.seen.length, stableBefore);
+  });
+
   it('does not retry when retryOnOlder is off: the client sees the canary 500', async () => {
     const routes = proxy.proxy.table.routes;
     proxy.proxy.setSplit([...routes], false);
@@ -307,5 +338,28 @@ describe('retry on stable when a stable instance refuses the retry', () => {
     assert.equal(refusals, 1, 'the refusing stable instance got the retry first');
     assert.equal(reply.status, 200, reply.body.toString());
     assert.equal(reply.body.toString(), 'stable');
+  });
+});
+
+describe('retry on stable when the canary refuses connections', () => {
+  it('answers GET and POST requests from stable: a refused request was never sent', async () => {
+    const stable = await startNamedUpstream('stable');
+    const proxy = await startProxy();
+    const ct = makeTarget(await refusedPort(), { release: canaryRelease });
+    const st = makeTarget(stable.port, { release: stableRelease });
+    cleanups.push(() => stable.close(), () => proxy.close(), () => ct.destroy(), () => st.destroy());
+    proxy.proxy.setSplit(
+      [
+        { targets: group(canaryRelease, ct), weight: 50 },
+        { targets: group(stableRelease, st), weight: 50 },
+      ],
+      true,
+    );
+    for (const method of ['GET', 'POST']) {
+      const reply = await send(proxy.url, { method, body: method === 'POST' ? 'a=1' : undefined, headers: { 'x-zdd-release': 'canary' } });
+      assert.equal(reply.status, 200, `${method}: ${reply.body.toString()}`);
+      assert.equal(reply.body.toString(), 'stable');
+    }
+    assert.equal(proxy.proxy.stats(canaryRelease).connectionErrors, 2, 'both failures counted against the canary');
   });
 });
