@@ -3,7 +3,7 @@ import path from 'node:path';
 import YAML, { isMap, isNode, type Document, type LineCounter as LC } from 'yaml';
 import type { z } from 'zod';
 import { ZddError } from '../errors.ts';
-import { configSchema, serviceSchema, type ServiceSpec } from './schema.ts';
+import { configSchema, type ServiceSpec } from './schema.ts';
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "services.web.health.interval". */
@@ -56,7 +56,7 @@ export function parseConfig(text: string, file: string): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ key: '', line: e.linePos?.[0].line, message: e.message.split('\n')[0]! })),
+      doc.errors.map((e) => ({ key: '', line: lineCounter.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! })),
     );
   }
   const result = configSchema.safeParse(doc.toJS() ?? {});
@@ -78,15 +78,19 @@ function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LC): ConfigIs
     return issue.keys.map((k) => ({
       key: [...at, k].join('.'),
       line: keyLine(doc, lc, at, k),
-      message: `unknown key "${k}"${suggest(k, doc, at)}`,
+      message: `unknown key "${k}"${suggest(k)}`,
     }));
   }
+  if (issue.code === 'invalid_key') {
+    // A bad map key (service or env name): the reason is nested, the line is the key's own.
+    return [{ key: at.join('.'), line: keyLine(doc, lc, at.slice(0, -1), at.at(-1)!), message: issue.issues[0]?.message ?? issue.message }];
+  }
   let message = issue.message;
-  if (!doc.hasIn(at)) message = 'is required';
+  if (issue.code === 'invalid_union' && 'options' in issue) message = `must be one of ${(issue.options as unknown[]).join(', ')}`;
+  else if (!doc.hasIn(at)) message = 'is required';
   else if (issue.code === 'invalid_type' && message.startsWith('Invalid input')) {
     message = `expected ${issue.expected}, got ${JSON.stringify(doc.getIn(at))}`;
   }
-  else if (issue.code === 'invalid_union' && 'options' in issue) message = `must be one of ${(issue.options as unknown[]).join(', ')}`;
   return [{ key: at.join('.'), line: valueLine(doc, lc, at), message }];
 }
 
@@ -114,16 +118,33 @@ function keyLine(doc: Document, lc: LC, parent: string[], key: string): number |
   return undefined;
 }
 
-const known = {
-  service: Object.keys(serviceSchema.shape),
-  health: Object.keys(serviceSchema.shape.health.unwrap().shape),
-};
+/** Every key the schema knows, anywhere: a near miss of any of them gets a suggestion. */
+const knownKeys = collectKeys(configSchema);
+
+function collectKeys(root: z.ZodType): string[] {
+  type Def = { shape?: Record<string, z.ZodType>; options?: z.ZodType[] } & Record<string, unknown>;
+  const keys = new Set<string>();
+  const seen = new Set<unknown>();
+  const walk = (schema: unknown): void => {
+    if (!schema || seen.has(schema)) return;
+    seen.add(schema);
+    const def = (schema as { _zod?: { def?: Def } })._zod?.def;
+    if (!def) return;
+    for (const [k, v] of Object.entries(def.shape ?? {})) {
+      keys.add(k);
+      walk(v);
+    }
+    for (const inner of ['innerType', 'in', 'out', 'valueType', 'element']) walk(def[inner]);
+    def.options?.forEach(walk);
+  };
+  walk(root);
+  return [...keys];
+}
 
 /** "did you mean" for a near-miss of a known key. */
-function suggest(key: string, _doc: Document, at: string[]): string {
-  const candidates = at.length === 2 && at[0] === 'services' ? known.service : at.at(-1) === 'health' ? known.health : [];
+function suggest(key: string): string {
   const lower = key.toLowerCase().replace(/[-_]/g, '');
-  const hit = candidates.find((c) => c.toLowerCase() === lower || editDistance(c.toLowerCase(), lower) <= 2);
+  const hit = knownKeys.find((c) => c.toLowerCase() === lower || editDistance(c.toLowerCase(), lower) <= 2);
   return hit ? ` (did you mean "${hit}"?)` : '';
 }
 

@@ -105,6 +105,10 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const table = this.table;
     const requestId = incomingRequestId(req) ?? randomUUID();
+    if (req.url?.[0] !== '/') {
+      // Asterisk-form (OPTIONS *) and absolute-form targets are for proxies and servers, not for an app.
+      return this.#answer(res, 400, 'only origin-form request targets (starting with /) are forwarded', requestId);
+    }
     const pick = this.#choose(req, table);
     if (!pick) return this.#answer(res, 503, `no release of ${this.service} is serving`, requestId);
     const ex: ProxyExchange = {
@@ -141,6 +145,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       return this.#answer(ex.res, ex.attempts > 0 ? 502 : 503, `no instance of ${this.service} could take the request`, ex.requestId);
     }
     ex.attempts++;
+    // Retries of this attempt stay on the release it went to (a canary failure answered by stable).
+    ex.route = route;
     ex.current = new ForwardAttempt(ex, target, this);
     ex.current.start();
   }
@@ -192,8 +198,9 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       const route = routeByName(table, forced);
       if (route) return { route, setCookie: undefined };
     }
-    const saved = Number(cookies?.get(bucketCookie));
-    const known = Number.isInteger(saved) && saved >= 0 && saved < bucketCount;
+    const raw = cookies?.get(bucketCookie);
+    const saved = raw !== undefined && /^\d{1,5}$/.test(raw) ? Number(raw) : -1;
+    const known = saved >= 0 && saved < bucketCount;
     const bucket = known ? saved : randomInt(bucketCount);
     const route = routeForBucket(table, bucket);
     if (!route) return undefined;

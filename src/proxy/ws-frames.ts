@@ -56,6 +56,13 @@ function payloadLength(h: number[]): number {
 
 /** A server-to-client Close frame (unmasked) with status 1001 "going away". */
 export function goingAwayFrame(reason = 'server restarting'): Buffer {
-  const text = Buffer.from(reason.slice(0, 120));
+  // A control frame's payload is at most 125 bytes: 2 for the code, 123 for the reason, cut on a
+  // UTF-8 character boundary.
+  let text = Buffer.from(reason);
+  if (text.length > 123) {
+    let end = 123;
+    while (end > 0 && (text[end]! & 0xc0) === 0x80) end--;
+    text = text.subarray(0, end);
+  }
   return Buffer.concat([Buffer.from([0x88, 2 + text.length, 0x03, 0xe9]), text]);
 }

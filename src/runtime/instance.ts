@@ -68,7 +68,10 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
         resolve(exit);
         this.emit('exit', exit);
       };
-      this.#child.once('exit', (code, signal) => done({ code, signal }));
+      // 'close' comes once the output pipes are drained too, so the tail holds the last lines; a
+      // process left behind holding the pipes must not delay the exit for long.
+      this.#child.once('close', (code, signal) => done({ code, signal }));
+      this.#child.once('exit', (code, signal) => setTimeout(() => done({ code, signal }), 1_000).unref());
       this.#child.once('error', (err) => {
         this.tail.push(`zdd: cannot start ${file}: ${err.message}\n`);
         done({ code: null, signal: null });
@@ -78,7 +81,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
         this.tail.push(chunk);
-        this.#log.write(chunk);
+        if (!this.#log.writableEnded) this.#log.write(chunk);
       });
     }
   }

@@ -129,6 +129,27 @@ describe('request and response bodies through the proxy', () => {
     assert.equal(echo.contentLength, null);
   });
 
+  it('delivers a POST body sent after 100 Continue (Expect: 100-continue)', async () => {
+    const body = randomBytes(200 * 1024);
+    const echo = await new Promise<Echo>((resolve, reject) => {
+      const req = http.request(
+        `${proxy.url}/echo`,
+        { method: 'POST', headers: { 'content-length': body.length, expect: '100-continue' }, agent: false },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve(JSON.parse(text) as Echo));
+        },
+      );
+      req.on('error', reject);
+      // The body goes only once the proxy said to continue.
+      req.on('continue', () => req.end(body));
+    });
+    assert.equal(echo.bytes, body.length);
+    assert.equal(echo.sha256, sha256(body));
+  });
+
   it('streams a 10 MB response intact to a client that stops reading for a while', async () => {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = http.get(`${proxy.url}/big`, { agent: false }, resolve);

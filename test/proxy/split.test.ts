@@ -4,7 +4,6 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { ReleaseTargets } from '../../src/proxy/release-targets.ts';
 import { bucketCount, routeByName, routeForBucket, type Route, type RouteTable } from '../../src/proxy/route-table.ts';
-import type { Target } from '../../src/proxy/target.ts';
 import { group, makeTarget, refusedPort, send, sha256, startNamedUpstream, startProxy, startUpstream, type RunningProxy, type Upstream } from '../helpers/upstream.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -361,5 +360,31 @@ describe('retry on stable when the canary refuses connections', () => {
       assert.equal(reply.body.toString(), 'stable');
     }
     assert.equal(proxy.proxy.stats(canaryRelease).connectionErrors, 2, 'both failures counted against the canary');
+  });
+});
+
+describe('the bucket cookie next to the application\'s own cookies', () => {
+  it('keeps every Set-Cookie of the upstream and adds zdd-bucket', async () => {
+    const app = await startUpstream((_req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('set-cookie', ['session=abc; HttpOnly', 'theme=dark']);
+      res.end('ok');
+    });
+    const proxy = await startProxy();
+    const a = makeTarget(app.port, { release: canaryRelease });
+    const b = makeTarget(app.port, { release: stableRelease });
+    cleanups.push(() => app.close(), () => proxy.close(), () => a.destroy(), () => b.destroy());
+    proxy.proxy.setSplit(
+      [
+        { targets: group(canaryRelease, a), weight: 50 },
+        { targets: group(stableRelease, b), weight: 50 },
+      ],
+      true,
+    );
+    const reply = await send(proxy.url);
+    const cookies = reply.headers['set-cookie'] ?? [];
+    assert.equal(cookies.length, 3, JSON.stringify(cookies));
+    assert.ok(cookies.includes('session=abc; HttpOnly'));
+    assert.ok(cookies.includes('theme=dark'));
+    assert.ok(cookies.some((c) => /^zdd-bucket=\d+; Path=\/; HttpOnly; SameSite=Lax$/.test(c)));
   });
 });
