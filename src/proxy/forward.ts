@@ -23,6 +23,8 @@ export interface Exchange {
   body: IncomingMessage | Buffer | null;
   idempotent: boolean;
   setCookie: string | undefined;
+  /** A tester named the release (header or cookie): it answers, no other release steps in. */
+  forced: boolean;
   tried: Set<Target>;
 }
 
@@ -36,6 +38,8 @@ export interface AttemptResult {
   responded: boolean;
   /** Nothing reached the upstream that makes a second attempt unsafe. */
   retryable: boolean;
+  /** The upstream's 5xx was held back (interceptStatus) so another release can answer. */
+  replaced: boolean;
 }
 
 /** What the proxy decides for an attempt: it owns retries, error responses and the numbers. */
@@ -116,33 +120,32 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
 
   onResponseEnd(): void {
     this.#ex.res.end();
-    this.#finish(this.#status, undefined, true, false);
+    this.#finish({ status: this.#status, error: undefined, responded: true, retryable: false });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#intercepted) {
-      this.#finish(this.#status, undefined, false, true);
+      this.#finish({ status: this.#status, error: undefined, responded: false, retryable: true });
       return;
     }
     const { res, req } = this.#ex;
     if (res.headersSent || res.destroyed) {
       // Mid-response (or the client left): this response is already broken; end the connection so it shows.
       res.destroy();
-      this.#finish(this.#status, err, true, false);
+      this.#finish({ status: this.#status, error: err, responded: true, retryable: false });
       return;
     }
     const kind = classifyUpstreamError(err);
     const body = this.#ex.body;
     const bodyUnread = body === null || Buffer.isBuffer(body) || !req.readableDidRead;
     const retryable = bodyUnread && (kind === 'connect' || (kind === 'reset' && this.#ex.idempotent));
-    this.#finish(0, err, false, retryable);
+    this.#finish({ status: 0, error: err, responded: false, retryable });
   }
 
-  #finish(status: number, error: Error | undefined, responded: boolean, retryable: boolean): void {
+  #finish(r: Omit<AttemptResult, 'latencyMs' | 'replaced'>): void {
     if (this.#done) return;
     this.#done = true;
     this.#target.untrack(this);
-    const latencyMs = performance.now() - this.#startedAt;
-    this.#outcome.attemptDone(this.#ex, this.#target, { status, latencyMs, error, responded, retryable });
+    this.#outcome.attemptDone(this.#ex, this.#target, { ...r, latencyMs: performance.now() - this.#startedAt, replaced: this.#intercepted });
   }
 }

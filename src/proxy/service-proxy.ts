@@ -31,6 +31,7 @@ const maxAttempts = 3;
 interface Pick {
   route: Route;
   setCookie: string | undefined;
+  forced: boolean;
 }
 
 interface ProxyExchange extends Exchange {
@@ -119,6 +120,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       body: hasBody(req) ? req : null,
       idempotent: isIdempotent(req.method!),
       setCookie: pick.setCookie,
+      forced: pick.forced,
       tried: new Set(),
       table,
       route: pick.route,
@@ -156,6 +158,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     const { routes, retryOnOlder } = ex.table;
     return (
       retryOnOlder &&
+      !ex.forced &&
       ex.idempotent &&
       (ex.body === null || Buffer.isBuffer(ex.body)) &&
       routes.length > 1 &&
@@ -177,7 +180,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     if (failure === 'connect') target.emit('connect-failure');
     const { routes, retryOnOlder } = ex.table;
     const fromNewest = routes.length > 1 && routes[0]!.targets.release === target.release;
-    if (r.status >= 500 || (r.retryable && fromNewest && retryOnOlder)) {
+    if (r.replaced || (r.retryable && fromNewest && retryOnOlder && !ex.forced)) {
       // The canary failed an idempotent request (or never got it): the stable release answers instead.
       return this.#attempt(ex, routes[routes.length - 1]!);
     }
@@ -191,12 +194,12 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   #choose(req: IncomingMessage, table: RouteTable): Pick | undefined {
     const { routes } = table;
     if (routes.length === 0) return undefined;
-    if (routes.length === 1) return { route: routes[0]!, setCookie: undefined };
+    if (routes.length === 1) return { route: routes[0]!, setCookie: undefined, forced: false };
     const cookies = parseCookies(req.headers.cookie);
     const forced = req.headers[forceHeader] ?? cookies?.get(forceCookie);
     if (typeof forced === 'string') {
       const route = routeByName(table, forced);
-      if (route) return { route, setCookie: undefined };
+      if (route) return { route, setCookie: undefined, forced: true };
     }
     const raw = cookies?.get(bucketCookie);
     const saved = raw !== undefined && /^\d{1,5}$/.test(raw) ? Number(raw) : -1;
@@ -204,7 +207,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     const bucket = known ? saved : randomInt(bucketCount);
     const route = routeForBucket(table, bucket);
     if (!route) return undefined;
-    return { route, setCookie: known ? undefined : `${bucketCookie}=${bucket}; Path=/; HttpOnly; SameSite=Lax` };
+    return { route, setCookie: known ? undefined : `${bucketCookie}=${bucket}; Path=/; HttpOnly; SameSite=Lax`, forced: false };
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

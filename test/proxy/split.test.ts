@@ -254,10 +254,12 @@ describe('retry on stable', () => {
   beforeEach(() => {
     observed.length = 0;
   });
+  /** Bucket 0 belongs to the canary: a client that holds it is routed there like any user. */
+  const onCanary = 'zdd-bucket=0';
 
   it('answers a GET that the canary failed with 500 from stable, and still counts the canary failure', async () => {
     const errorsBefore = proxy.proxy.stats(canaryRelease).errors;
-    const reply = await send(proxy.url, { path: '/item/1', headers: { 'x-zdd-release': 'canary' } });
+    const reply = await send(proxy.url, { path: '/item/1', headers: { cookie: onCanary } });
     assert.equal(reply.status, 200);
     assert.equal(reply.body.toString(), 'stable');
     assert.equal(canary.seen.at(-1)?.url, '/item/1', 'the canary got the request first');
@@ -271,7 +273,7 @@ describe('retry on stable', () => {
 
   it('does not retry a POST with a body that the canary failed: the client sees the 500', async () => {
     const stableBefore = stable.seen.length;
-    const reply = await send(proxy.url, { method: 'POST', path: '/orders', body: '{"n":1}', headers: { 'x-zdd-release': 'canary', 'content-type': 'application/json' } });
+    const reply = await send(proxy.url, { method: 'POST', path: '/orders', body: '{"n":1}', headers: { cookie: onCanary, 'content-type': 'application/json' } });
     assert.equal(reply.status, 500);
     assert.equal(reply.body.toString(), 'canary broke');
     assert.equal(stable.seen.length, stableBefore, 'stable never saw the POST');
@@ -281,7 +283,7 @@ describe('retry on stable', () => {
   it('resends a PUT with a small body that the canary failed to stable, body intact (idempotent, buffered up to 64 KiB)', async () => {
     const body = Buffer.from(JSON.stringify({ name: 'widget', tags: Array.from({ length: 500 }, (_, i) => `tag-${i}`) }));
     assert.ok(body.length < 64 * 1024);
-    const reply = await send(proxy.url, { method: 'PUT', path: '/items/7', body, headers: { 'x-zdd-release': 'canary', 'content-type': 'application/json' } });
+    const reply = await send(proxy.url, { method: 'PUT', path: '/items/7', body, headers: { cookie: onCanary, 'content-type': 'application/json' } });
     assert.equal(reply.status, 200, reply.body.toString());
     assert.equal(reply.body.toString(), 'stable');
     assert.equal(stableBodies.at(-1), `PUT ${sha256(body)}`);
@@ -294,7 +296,15 @@ describe('retry on stable', () => {
   it('does not resend a PUT whose body is larger than 64 KiB: the client sees the canary 500', async () => {
     const body = Buffer.alloc(100 * 1024, 'x');
     const stableBefore = stable.seen.length;
-    const reply = await send(proxy.url, { method: 'PUT', path: '/items/8', body, headers: { 'x-zdd-release': 'canary' } });
+    const reply = await send(proxy.url, { method: 'PUT', path: '/items/8', body, headers: { cookie: onCanary } });
+    assert.equal(reply.status, 500);
+    assert.equal(reply.body.toString(), 'canary broke');
+    assert.equal(stable.seen.length, stableBefore);
+  });
+
+  it('does not retry a request forced onto the canary: a tester sees what the canary answers', async () => {
+    const stableBefore = stable.seen.length;
+    const reply = await send(proxy.url, { path: '/item/2', headers: { 'x-zdd-release': 'canary' } });
     assert.equal(reply.status, 500);
     assert.equal(reply.body.toString(), 'canary broke');
     assert.equal(stable.seen.length, stableBefore);
@@ -304,7 +314,7 @@ describe('retry on stable', () => {
     const routes = proxy.proxy.table.routes;
     proxy.proxy.setSplit([...routes], false);
     after(() => proxy.proxy.setSplit([...routes], true));
-    const reply = await send(proxy.url, { headers: { 'x-zdd-release': 'canary' } });
+    const reply = await send(proxy.url, { headers: { cookie: onCanary } });
     assert.equal(reply.status, 500);
     assert.equal(reply.body.toString(), 'canary broke');
   });
@@ -333,7 +343,7 @@ describe('retry on stable when a stable instance refuses the retry', () => {
       ],
       true,
     );
-    const reply = await send(proxy.url, { headers: { 'x-zdd-release': 'canary' } });
+    const reply = await send(proxy.url, { headers: { cookie: 'zdd-bucket=0' } });
     assert.equal(refusals, 1, 'the refusing stable instance got the retry first');
     assert.equal(reply.status, 200, reply.body.toString());
     assert.equal(reply.body.toString(), 'stable');
@@ -355,7 +365,7 @@ describe('retry on stable when the canary refuses connections', () => {
       true,
     );
     for (const method of ['GET', 'POST']) {
-      const reply = await send(proxy.url, { method, body: method === 'POST' ? 'a=1' : undefined, headers: { 'x-zdd-release': 'canary' } });
+      const reply = await send(proxy.url, { method, body: method === 'POST' ? 'a=1' : undefined, headers: { cookie: 'zdd-bucket=0' } });
       assert.equal(reply.status, 200, `${method}: ${reply.body.toString()}`);
       assert.equal(reply.body.toString(), 'stable');
     }
