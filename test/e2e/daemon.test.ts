@@ -13,7 +13,7 @@ import { isAlive, serviceStatus, waitForStatus } from '../helpers/status.ts';
 const projects: Project[] = [];
 const daemons: DaemonProcess[] = [];
 after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+  await Promise.all(daemons.map((d) => d.stop()));
   for (const p of projects) p.remove();
 });
 
@@ -71,6 +71,22 @@ describe('zdd serve', () => {
     const s = await waitForStatus(project.dir, (x) => x.live !== null && x.deployment === null, 'the release restored');
     assert.equal(s.live?.version, 'keep');
     assert.equal(await version(url), 'keep');
+  });
+
+  it('after being killed hard, the next start stops the instances it left behind and serves the release again', async () => {
+    const { project, url } = await setup();
+    const first = await startDaemon(project.dir);
+    daemons.push(first);
+    assert.equal((await zdd(project.dir, ['deploy', 'web', '--version', 'orphaned', '--env', 'APP_VERSION=orphaned'])).code, 0);
+    const pids = (await serviceStatus(project.dir)).live!.instances.map((i) => i.pid!);
+    await first.stop('SIGKILL');
+    for (const pid of pids) assert.equal(isAlive(pid), true, 'SIGKILL gives the daemon no chance to stop its instances');
+    const second = await startDaemon(project.dir);
+    daemons.push(second);
+    await second.waitForLog((l) => /stopped an instance left running by a previous zdd/.test(l.msg));
+    await waitForStatus(project.dir, (x) => x.live !== null && x.deployment === null, 'the release restored');
+    for (const pid of pids) assert.equal(isAlive(pid), false, `orphan ${pid} still runs`);
+    assert.equal(await version(url), 'orphaned');
   });
 
   it('finds its config and data dir through --config/--data-dir and ZDD_CONFIG/ZDD_DATA_DIR from any folder', async () => {

@@ -13,8 +13,9 @@ export interface Load {
 }
 
 /**
- * Sustained load from autocannon until stop(). A `connection: close` header makes every request open a
- * new connection (clients without keep-alive).
+ * Sustained keep-alive load from autocannon until stop(). For clients without keep-alive use
+ * startFreshConnectionLoad (bench/lib/fresh-connections.ts): autocannon loses requests silently when
+ * the server closes connections.
  */
 export function startLoad(o: {
   url: string;
@@ -59,3 +60,5 @@ export function startLoad(o: {
     },
   };
 }
+
+export { startFreshConnectionLoad } from '../../bench/lib/fresh-connections.ts';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ControlClient } from '../../src/api/client.ts';
 import type { ServiceStatus } from '../../src/api/status.ts';
@@ -26,10 +27,16 @@ export async function waitForStatus(dir: string, condition: (s: ServiceStatus) =
   throw new Error(`timed out waiting for: ${what}; last status: ${JSON.stringify(last)}`);
 }
 
+/** True while the process runs; a zombie (dead, not yet reaped by its parent) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }

@@ -1,0 +1,77 @@
+// Driving zdd as a user would: a zdd.yaml in a temp folder, `zdd serve`, `zdd deploy`, `zdd status`.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir, runCommand, startProcess, waitForLine, type CommandResult, type Managed } from './procs.ts';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const zddBin = path.join(repoRoot, 'bin', 'zdd');
+export const upstreamApp = path.join(repoRoot, 'bench', 'upstream-app.js');
+
+export interface ZddServiceOptions {
+  port: number;
+  replicas: number;
+  rollbackWindow: string;
+  drainTimeout: string;
+  healthInterval: string;
+  env?: Record<string, string>;
+}
+
+/** zdd.yaml for one service `web` running bench/upstream-app.js with this Node (24). */
+export function zddYaml(o: ZddServiceOptions, cwd: string): string {
+  return `services:
+  web:
+    listen: 127.0.0.1:${o.port}
+    command: ${JSON.stringify([process.execPath, upstreamApp])}
+    cwd: ${JSON.stringify(cwd)}
+    env: ${JSON.stringify({ BENCH_QUIET: '1', APP_VERSION: 'v0', ...o.env })}
+    replicas: ${o.replicas}
+    health: { path: /healthz, interval: ${o.healthInterval}, timeout: 1s, startTimeout: 10s }
+    strategy: { type: blue-green, rollbackWindow: ${o.rollbackWindow} }
+    drainTimeout: ${o.drainTimeout}
+    stopTimeout: 2s
+`;
+}
+
+export interface InstanceStatus {
+  id: string;
+  pid: number;
+  port: number;
+  health: string;
+}
+
+export interface ZddDaemon {
+  dir: string;
+  url: string;
+  proc: Managed;
+  deploy(args?: string[]): Promise<CommandResult>;
+  /** Pids of the live release's instances. */
+  livePids(): Promise<number[]>;
+}
+
+/** Writes the project, starts `zdd serve` and waits for its "… ready" log line. */
+export async function startZdd(o: ZddServiceOptions): Promise<ZddDaemon> {
+  const dir = makeTempDir('zdd-bench-');
+  writeFileSync(path.join(dir, 'zdd.yaml'), zddYaml(o, dir));
+  const proc = startProcess('zdd serve', zddBin, ['serve', '--log-format', 'json'], { cwd: dir, env: { NO_COLOR: '1' } });
+  await waitForLine(proc, (line) => {
+    try {
+      return / ready$/.test((JSON.parse(line) as { msg?: string }).msg ?? '');
+    } catch {
+      return false;
+    }
+  });
+  const run = (args: string[]) => runCommand(zddBin, args, { cwd: dir, env: { NO_COLOR: '1' } });
+  return {
+    dir,
+    url: `http://127.0.0.1:${o.port}`,
+    proc,
+    deploy: (args = []) => run(['deploy', 'web', ...args]),
+    async livePids() {
+      const r = await run(['status', '--json']);
+      if (r.code !== 0) throw new Error(`zdd status failed (${r.code}): ${r.stderr}${r.stdout}`);
+      const s = JSON.parse(r.stdout) as { services: { name: string; live: { instances: InstanceStatus[] } | null }[] };
+      return s.services.find((x) => x.name === 'web')?.live?.instances.map((i) => i.pid) ?? [];
+    },
+  };
+}
