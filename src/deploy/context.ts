@@ -51,7 +51,8 @@ export class DeployContext {
   report(step: string, status: StepStatus, detail?: string): void {
     const s = this.#parts.store.addStep(this.deployment.id, step, status, detail);
     if (status === 'started') this.active.step = step;
-    this.#parts.log.info({ service: this.service.name, deployment: this.deployment.id, step, status }, detail ?? step);
+    const log = this.#parts.log;
+    (status === 'failed' ? log.warn : log.info).call(log, { service: this.service.name, deployment: this.deployment.id, step, status }, detail ?? step);
     for (const l of this.active.listeners) l({ type: 'step', ...s });
   }
 
@@ -137,6 +138,7 @@ export class DeployContext {
     await set.stop(this.config.drainTimeout);
     service.retiring.delete(set);
     service.plane.forgetStats(set.release.number);
+    // Retiring the release this deployment brought means it was rolled back; any other had served its time.
     this.#parts.store.setReleaseState(set.release.id, set.release.id === this.release.id ? 'failed' : 'retired');
     this.#parts.log.info({ service: service.name, release: set.release.number }, `release drained and stopped in ${formatDuration(Date.now() - t0)}`);
   }
