@@ -7,6 +7,7 @@ import { demoCommand } from './commands/demo.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
 import { promoteCommand } from './commands/promote.ts';
+import { restartCommand } from './commands/restart.ts';
 import { rollbackCommand } from './commands/rollback.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
@@ -19,7 +20,7 @@ const program = new Command('zdd')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), rollbackCommand(), promoteCommand(), abortCommand(), demoCommand()]) {
+for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), demoCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

@@ -6,11 +6,14 @@ import { createApiServer } from '../api/server.ts';
 import { formatListen } from '../config/listen.ts';
 import { loadConfig } from '../config/load.ts';
 import { DeployEngine } from '../deploy/engine.ts';
+import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
+import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
+import type { LogFormat } from './logger.ts';
 import { reapOrphans } from './orphans.ts';
 import { daemonInfoFile, readDaemonInfo, socketPathFor, type DaemonInfo } from './paths.ts';
 
@@ -18,7 +21,15 @@ export interface DaemonOptions {
   configPath: string;
   dataDir: string;
   log: Logger;
+  logFormat: LogFormat;
+  /** Started by `zdd restart`: take the sockets over from the running daemon instead of binding them. */
+  takeover?: boolean;
+  /** Called when the daemon has handed over to its successor and finished draining. */
+  exit?: (code: number) => void;
 }
+
+/** How long a restart waits for the successor to be up, serving, from the same sockets. */
+const takeoverTimeoutMs = 120_000;
 
 /** `zdd serve`: the proxies, the instances and the control API of every service in one zdd.yaml. */
 export class Daemon {
@@ -29,6 +40,7 @@ export class Daemon {
   readonly #opts: DaemonOptions;
   readonly #socket: string;
   #stopping: Promise<void> | undefined;
+  #restarting = false;
 
   private constructor(o: { engine: DeployEngine; store: Store; api: http.Server; proxies: ServiceProxy[]; opts: DaemonOptions; socket: string }) {
     this.engine = o.engine;
@@ -50,6 +62,7 @@ export class Daemon {
     const startedAt = Date.now();
     let engine: DeployEngine | undefined;
     let store: Store | undefined;
+    let daemon: Daemon | undefined;
     const api = createApiServer({
       get engine() {
         return engine!;
@@ -57,6 +70,7 @@ export class Daemon {
       get store() {
         return store!;
       },
+      restart: () => daemon!.restart(),
       log,
       daemon: { pid: process.pid, startedAt, config: configPath, dataDir, version },
     });
@@ -66,7 +80,8 @@ export class Daemon {
     writeFileSync(daemonInfoFile(dataDir), JSON.stringify(info, null, 2), { mode: 0o600 });
 
     store = new Store(path.join(dataDir, 'zdd.db'));
-    reapOrphans(store, log);
+    // A successor shares the data dir with the daemon it replaces, whose instances still serve.
+    if (!opts.takeover) reapOrphans(store, log);
     for (const d of store.unfinishedDeployments()) {
       store.finishDeployment(d.id, 'failed', 'zdd stopped during the deployment');
     }
@@ -76,7 +91,7 @@ export class Daemon {
     try {
       for (const svc of config.services.values()) {
         const proxy = new ServiceProxy(svc.name, svc.listen, log);
-        await proxy.listen();
+        if (!opts.takeover) await proxy.listen();
         proxies.push(proxy);
         services.set(svc.name, new ServiceState(svc, proxy));
         store.ensureService(svc.name);
@@ -89,18 +104,88 @@ export class Daemon {
       throw err;
     }
     engine = new DeployEngine({ store, log, dataDir }, services, () => loadConfig(configPath));
-    const daemon = new Daemon({ engine, store, api, proxies, opts: { ...opts, configPath, dataDir }, socket });
+    daemon = new Daemon({ engine, store, api, proxies, opts: { ...opts, configPath, dataDir }, socket });
 
+    const restores: Promise<{ status: string; reason: string | null }>[] = [];
     for (const svc of services.values()) {
-      log.info({ service: svc.name }, `proxy listening on ${formatListen(svc.config.listen)}`);
       const live = store.liveRelease(svc.name);
       if (live) {
         log.info({ service: svc.name, release: live.number }, `restoring release ${live.number} (${live.version})`);
-        engine.restore(svc.name, live);
+        restores.push(engine.restore(svc.name, live).done);
       }
     }
+    if (opts.takeover) await daemon.#takeOver(restores);
+    for (const p of proxies) log.info({ service: p.service }, `proxy listening on ${formatListen(p.address)}`);
     log.info({ dataDir, socket }, `zdd ${version} ready`);
     return daemon;
+  }
+
+  /** Successor: once every live release runs here too, serve from the old daemon's sockets. */
+  async #takeOver(restores: Promise<{ status: string; reason: string | null }>[]): Promise<void> {
+    const failed = (await Promise.all(restores)).find((r) => r.status !== 'succeeded');
+    if (failed) throw new ZddError('TAKEOVER_FAILED', `cannot take over: a live release did not start here: ${failed.reason}`);
+    const byName = new Map(this.#proxies.map((p) => [p.service, p]));
+    const wanted = this.#proxies.map((p) => ({ name: p.service, listen: formatListen(p.address) }));
+    const adopted = new Set<string>();
+    await receiveSockets(wanted, (service, handle) => {
+      byName.get(service)?.adopt(handle);
+      adopted.add(service);
+    });
+    // Services new in zdd.yaml, or with a new listen address, get sockets of their own.
+    for (const p of this.#proxies) if (!adopted.has(p.service)) await p.listen();
+    announceServing();
+    this.#opts.log.info({ services: [...adopted] }, 'took over the sockets from the previous daemon');
+  }
+
+  /**
+   * `zdd restart`: start a successor, hand it the sockets once its instances are healthy, then stop
+   * accepting and drain. Neither a connection nor a request is lost. Resolves once the successor serves.
+   */
+  async restart(): Promise<{ from: number; to: number }> {
+    const { log } = this.#opts;
+    if (this.#restarting || this.#stopping) throw new ZddError('DAEMON_BUSY', 'zdd is already restarting or stopping');
+    const busy = [...this.engine.services.values()].find((s) => s.active);
+    if (busy) {
+      throw new ZddError('DEPLOY_IN_PROGRESS', `deployment #${busy.active!.deployment.id} of ${busy.name} is in progress`, `wait for it, or stop it with: zdd abort ${busy.name}`);
+    }
+    this.#restarting = true;
+    this.engine.pause('zdd is restarting');
+    // The successor binds the control socket (the data dir's lock) as it starts.
+    this.#api.close();
+    rmSync(this.#socket, { force: true });
+    log.info('restarting: starting the next daemon');
+    try {
+      const child = await startSuccessor({
+        configPath: this.#opts.configPath,
+        dataDir: this.#opts.dataDir,
+        logFormat: this.#opts.logFormat,
+        proxies: this.#proxies,
+        timeoutMs: takeoverTimeoutMs,
+      });
+      log.info({ successor: child.pid }, 'the next daemon serves: draining this one');
+      // After the answer to `zdd restart` has gone out.
+      setImmediate(() => (this.#stopping = this.#retire()));
+      return { from: process.pid, to: child.pid! };
+    } catch (err) {
+      log.error({ err }, 'restart failed: this daemon keeps serving');
+      await bindControlSocket(this.#api, this.#socket, this.#opts.dataDir);
+      this.engine.resume();
+      this.#restarting = false;
+      throw new ZddError('RESTART_FAILED', `restart failed: ${(err as Error).message}`, 'this daemon keeps serving; see its log');
+    }
+  }
+
+  /** After handing over: let open connections finish their last request, drain, stop instances, exit. */
+  async #retire(): Promise<never> {
+    const { log } = this.#opts;
+    for (const p of this.#proxies) p.stopAccepting();
+    const grace = Math.min(10_000, Math.max(...[...this.engine.services.values()].map((s) => s.config.drainTimeout), 1_000));
+    await Promise.all(this.#proxies.map((p) => p.connectionsClosed(grace)));
+    await this.engine.shutdown();
+    for (const p of this.#proxies) p.closeAllConnections();
+    this.#store.close();
+    log.info('handed over and drained: exiting');
+    return (this.#opts.exit ?? process.exit)(0) as never;
   }
 
   /** Stop accepting, let requests in flight finish (up to each service's drainTimeout), stop instances. */
@@ -114,8 +199,9 @@ export class Daemon {
       await Promise.all(closing);
       await new Promise<void>((resolve) => this.#api.close(() => resolve()));
       this.#api.closeAllConnections();
-      rmSync(this.#socket, { force: true });
-      rmSync(daemonInfoFile(this.#opts.dataDir), { force: true });
+      // During a restart the socket and daemon.json may already be the successor's.
+      if (!this.#restarting) rmSync(this.#socket, { force: true });
+      if (readDaemonInfo(this.#opts.dataDir)?.pid === process.pid) rmSync(daemonInfoFile(this.#opts.dataDir), { force: true });
       this.#store.close();
       log.info('stopped');
     })();

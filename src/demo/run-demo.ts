@@ -64,7 +64,7 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
   const log = pino({ level: 'info' }, pino.destination({ dest: path.join(dir, 'zdd.log'), sync: false }));
   const t0 = Date.now();
   say(bold('zdd demo') + dim(` — data in ${dir}, app on http://127.0.0.1:${port}`));
-  const daemon = await Daemon.start({ configPath, dataDir: path.join(dir, '.zdd'), log });
+  const daemon = await Daemon.start({ configPath, dataDir: path.join(dir, '.zdd'), log, logFormat: 'json' });
   const traffic = new DemoTraffic(`http://127.0.0.1:${port}`);
   const results: { title: string; expected: string; got: string; took: number; failed: number }[] = [];
   let ticker: NodeJS.Timeout | undefined;

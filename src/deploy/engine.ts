@@ -29,7 +29,8 @@ export class DeployEngine {
   readonly services: Map<string, ServiceState>;
   readonly #parts: EngineParts;
   readonly #loadConfig: () => Config;
-  #closing = false;
+  /** Why deployments are refused right now (shutting down, restarting), if they are. */
+  #refusing: string | undefined;
 
   constructor(parts: EngineParts, services: Map<string, ServiceState>, loadConfig: () => Config) {
     this.#parts = parts;
@@ -118,8 +119,17 @@ export class DeployEngine {
   }
 
   /** Daemon shutdown: abort what runs, then drain and stop every release of every service. */
+  /** Refuse new deployments for now (a restart hands over to the next daemon). */
+  pause(reason: string): void {
+    this.#refusing = reason;
+  }
+
+  resume(): void {
+    this.#refusing = undefined;
+  }
+
   async shutdown(): Promise<void> {
-    this.#closing = true;
+    this.#refusing = 'zdd is shutting down';
     const running = [...this.services.values()].flatMap((s) => (s.active ? [this.abort(s.name, 'zdd is shutting down')] : []));
     await Promise.allSettled(running);
     await Promise.all(
@@ -142,7 +152,7 @@ export class DeployEngine {
   }
 
   #refuseIfBusy(service: ServiceState): void {
-    if (this.#closing) throw new ZddError('DAEMON_STOPPING', 'zdd is shutting down', 'start it again with: zdd serve');
+    if (this.#refusing) throw new ZddError('DAEMON_STOPPING', this.#refusing, 'try again in a moment');
     const a = service.active;
     if (!a) return;
     const age = formatDuration(Date.now() - a.deployment.startedAt);

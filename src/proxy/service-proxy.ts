@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -50,6 +50,10 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   readonly #stats = new Map<number, ReleaseStats>();
   readonly #server: http.Server;
   readonly #log: Logger;
+  #closing = false;
+  /** Open client connections still speaking HTTP (upgraded ones are tunnels, tracked by their targets). */
+  readonly #httpConnections = new Set<Duplex>();
+  #onNoConnections: (() => void) | undefined;
 
   constructor(service: string, address: ListenAddress, log: Logger) {
     this.service = service;
@@ -59,12 +63,64 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, requireHostHeader: true },
       (req, res) => this.#handle(req, res),
     );
-    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    this.#server.on('connection', (socket: Duplex) => {
+      this.#httpConnections.add(socket);
+      socket.once('close', () => this.#forget(socket));
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#forget(socket);
+      this.#upgrade(req, socket, head);
+    });
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
+  }
+
+  /** The listening server: what a restart hands over to the next daemon. */
+  get listener(): net.Server {
+    return this.#server;
+  }
+
+  /**
+   * Listen on a socket the previous daemon handed over. It is the same socket, with one accept queue,
+   * so no connection waiting to be accepted is lost in the switch.
+   */
+  adopt(handle: net.Server): void {
+    // Synchronous: from here on the socket's connections come to this server.
+    this.#server.listen(handle);
+  }
+
+  /**
+   * Stop accepting (the next daemon accepts from the same socket) without cutting open connections:
+   * each gets `Connection: close` on its next response, so its client reconnects, to the next daemon.
+   */
+  stopAccepting(): void {
+    this.#closing = true;
+    // net.Server's close, not http.Server's: the latter would also cut idle keep-alive connections,
+    // racing requests their clients are sending right now.
+    net.Server.prototype.close.call(this.#server);
+  }
+
+  /**
+   * After stopAccepting: resolves once every HTTP connection has closed (each does after its next
+   * response), or at the deadline, when the idle ones left are closed.
+   */
+  async connectionsClosed(deadlineMs: number): Promise<void> {
+    if (this.#httpConnections.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => (this.#onNoConnections = resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#server.closeIdleConnections();
+  }
+
+  #forget(socket: Duplex): void {
+    if (this.#httpConnections.delete(socket) && this.#httpConnections.size === 0) this.#onNoConnections?.();
   }
 
   listen(): Promise<void> {
@@ -104,6 +160,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    // Handing over to the next daemon: this connection closes after its response (Connection: close).
+    if (this.#closing) res.shouldKeepAlive = false;
     const table = this.table;
     const requestId = incomingRequestId(req) ?? randomUUID();
     if (req.url?.[0] !== '/') {

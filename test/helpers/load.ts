@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
 
 export interface LoadResult {
   requests: number;
@@ -62,3 +63,42 @@ export function startLoad(o: {
 }
 
 export { startFreshConnectionLoad } from '../../bench/lib/fresh-connections.ts';
+
+/**
+ * Keep-alive GETs at a fixed rate with undici, every outcome counted exactly: unlike autocannon it
+ * handles a server's `Connection: close` (a daemon handing over) without losing a request silently.
+ */
+export function startKeepAliveLoad(o: { url: string; rate: number; connections: number }): { stop(): Promise<LoadResult> } {
+  const pool = new Pool(o.url, { connections: o.connections });
+  const result: LoadResult = { requests: 0, errors: 0, timeouts: 0, non2xx: 0, statusCodes: {} };
+  const start = performance.now();
+  let sent = 0;
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const timer = setInterval(() => {
+    while (start + (sent * 1000) / o.rate <= performance.now()) {
+      sent++;
+      inFlight++;
+      pool
+        .request({ path: '/', method: 'GET' })
+        .then(async (res) => {
+          await res.body.dump();
+          result.requests++;
+          result.statusCodes[res.statusCode] = (result.statusCodes[res.statusCode] ?? 0) + 1;
+          if (res.statusCode < 200 || res.statusCode > 299) result.non2xx++;
+        })
+        .catch(() => result.errors++)
+        .finally(() => {
+          if (--inFlight === 0) onIdle?.();
+        });
+    }
+  }, 2);
+  return {
+    async stop() {
+      clearInterval(timer);
+      if (inFlight > 0) await new Promise<void>((resolve) => (onIdle = resolve));
+      await pool.close();
+      return result;
+    },
+  };
+}

@@ -6,11 +6,12 @@ export function serveCommand(): Command {
   return withCommonOptions(new Command('serve'), false)
     .description('run the daemon in the foreground: proxies, instances and the control API')
     .addOption(new Option('--log-format <format>', 'log lines for people or for machines').choices(['pretty', 'json']).default('pretty'))
-    .action(async (o: CommonOptions & { logFormat: LogFormat }) => {
+    .addOption(new Option('--takeover', 'internal: started by zdd restart to take over from the running daemon').hideHelp())
+    .action(async (o: CommonOptions & { logFormat: LogFormat; takeover?: boolean }) => {
       // Loaded here, not at the top: the other commands start faster without the daemon's modules.
       const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.ts'), import('../../daemon/logger.ts')]);
       const log = createLogger(o.logFormat);
-      const daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log });
+      const daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log, logFormat: o.logFormat, takeover: o.takeover === true, exit: (code) => process.exit(code) });
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         if (++signals > 1) {
