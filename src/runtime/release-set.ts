@@ -209,7 +209,9 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
       const timer = setTimeout(() => {
         cleanup();
         const last = m.checker.lastError ?? (m.checker.checks === 0 ? 'no check completed' : 'checks did not pass');
-        reject(new StartFailure(`instance ${m.instance.id} did not become healthy within ${formatDuration(startTimeout)}; last health check: ${last}`));
+        // Refused connections all along usually mean the app listens somewhere else.
+        const hint = /ECONNREFUSED/.test(last) ? ` (is the app listening on $PORT, here ${m.target.port}, on $HOST?)` : '';
+        reject(new StartFailure(`instance ${m.instance.id} did not become healthy within ${formatDuration(startTimeout)}; last health check: ${last}${hint}`));
       }, startTimeout);
       if (signal?.aborted) return onAbort();
       m.checker.on('change', onChange);

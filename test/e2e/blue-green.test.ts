@@ -88,6 +88,13 @@ describe('blue-green deploys', () => {
     assert.equal(await version(url), 'v2');
   });
 
+  it('an app that does not listen on $PORT fails its start with a hint saying so', async () => {
+    const r = await zdd(project.dir, ['deploy', 'web', '--env', 'IGNORE_PORT=1']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /last health check: GET \/healthz failed: ECONNREFUSED \(is the app listening on \$PORT, here \d+, on \$HOST\?\)/);
+    assert.equal(await version(url), 'v2');
+  });
+
   it('rolls back instantly to the warm previous release, and rolls forward again by deploying it anew', async () => {
     const r = await zdd(project.dir, ['rollback', 'web', '--json']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
