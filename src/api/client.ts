@@ -22,8 +22,6 @@ export class ControlClient {
     this.#socketPath = readDaemonInfo(dataDir)?.socket ?? socketPathFor(dataDir);
   }
 
-  async close(): Promise<void> {}
-
   async get<T>(path: string): Promise<T> {
     return this.#call<T>('GET', path);
   }

@@ -104,7 +104,8 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
         finishedAt: d.finishedAt,
         steps: ctx.store.steps(d.id),
       }));
-      json(res, 200, { service, releases, deployments });
+      const events = ctx.store.events(service, limit).map((e) => ({ at: e.at, type: e.type, message: e.message, deployment: e.deploymentId }));
+      json(res, 200, { service, releases, deployments, events });
     },
   },
 ];

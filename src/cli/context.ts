@@ -24,11 +24,6 @@ export function dataDir(o: CommonOptions): string {
   return path.resolve(o.dataDir ?? '.zdd');
 }
 
-export async function withClient<T>(o: CommonOptions, fn: (client: ControlClient) => Promise<T>): Promise<T> {
-  const client = new ControlClient(dataDir(o));
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
+export function withClient<T>(o: CommonOptions, fn: (client: ControlClient) => Promise<T>): Promise<T> {
+  return fn(new ControlClient(dataDir(o)));
 }

@@ -18,10 +18,6 @@ export interface RouteTable {
 
 export const emptyTable: RouteTable = { routes: [], retryOnOlder: false };
 
-export function singleRoute(targets: ReleaseTargets): RouteTable {
-  return { routes: [{ targets, weight: 100 }], retryOnOlder: false };
-}
-
 /** Buckets 0..9999: the newest release owns the lowest buckets, so raising its weight only moves clients onto it. */
 export const bucketCount = 10_000;
 

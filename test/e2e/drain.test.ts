@@ -86,5 +86,10 @@ describe('draining and stopping a release', () => {
     assert.equal(r.errors + r.timeouts + r.non2xx, 0, JSON.stringify(r));
     const s = await serviceStatus(project.dir);
     assert.equal(s.live!.instances.filter((i) => i.health === 'healthy').length, 2);
+    // What happened is on record.
+    const h = await zdd(project.dir, ['history', 'web']);
+    assert.match(h.stdout, /instance events/);
+    assert.match(h.stdout, /web-r1-1 exited with code 7 while serving/);
+    assert.match(h.stdout, /web-r1-\d+ replaced web-r1-1/);
   });
 });

@@ -19,6 +19,7 @@ interface HistoryResponse {
     finishedAt: number | null;
     steps: DeploymentStep[];
   }[];
+  events: { at: number; type: string; message: string; deployment: number | null }[];
 }
 
 export function historyCommand(): Command {
@@ -77,5 +78,10 @@ function render(h: HistoryResponse, allSteps: boolean): string {
       }
     }
   });
+  const instanceEvents = h.events.filter((e) => e.type === 'instance');
+  if (instanceEvents.length > 0) {
+    out.push('', bold('instance events'));
+    for (const e of instanceEvents) out.push(`  ${clock(e.at)}  ${e.message}`);
+  }
   return `${out.join('\n')}\n`;
 }
