@@ -9,17 +9,18 @@ interface ApiErrorBody {
 
 type Finished = Extract<DeployEvent, { type: 'finished' }>;
 
+/** How long a command waits for a daemon socket that is missing or refusing. */
+const connectGraceMs = 1_500;
+
 /**
  * The CLI's side of the control API: finds the daemon through the data dir and speaks JSON to it over
  * its Unix socket. Built on node:http so that a CLI command starts fast.
  */
 export class ControlClient {
-  readonly #socketPath: string;
   readonly #dataDir: string;
 
   constructor(dataDir: string) {
     this.#dataDir = dataDir;
-    this.#socketPath = readDaemonInfo(dataDir)?.socket ?? socketPathFor(dataDir);
   }
 
   async get<T>(path: string): Promise<T> {
@@ -62,18 +63,33 @@ export class ControlClient {
     return value;
   }
 
-  #request(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+  /**
+   * The socket can be missing for a moment, while a daemon starts or hands over to its successor
+   * (zdd restart): a refused or missing socket is tried again for a short while before giving up.
+   */
+  async #request(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+    const deadline = Date.now() + connectGraceMs;
+    for (;;) {
+      try {
+        return await this.#send(method, path, body);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
+        if (Date.now() >= deadline) {
+          throw new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${this.#dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)');
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  #send(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const socketPath = readDaemonInfo(this.#dataDir)?.socket ?? socketPathFor(this.#dataDir);
     return new Promise((resolve, reject) => {
-      const req = http.request(
-        { socketPath: this.#socketPath, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
-        resolve,
-      );
-      req.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-          reject(new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${this.#dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)'));
-        } else reject(err);
-      });
+      const headers = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
+      const req = http.request({ socketPath, method, path, headers }, resolve);
+      req.once('error', reject);
       req.end(payload);
     });
   }

@@ -89,6 +89,16 @@ describe('zdd serve', () => {
     assert.equal(await version(url), 'orphaned');
   });
 
+  it('a command given right after starting the daemon waits for it to come up', async () => {
+    const { project, url } = await setup();
+    const daemon = new DaemonProcess(project.dir);
+    daemons.push(daemon);
+    // No wait for "ready": the client finds the socket missing at first and tries again.
+    const r = await zdd(project.dir, ['deploy', 'web']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await version(url), 'v1');
+  });
+
   it('finds its config and data dir through --config/--data-dir and ZDD_CONFIG/ZDD_DATA_DIR from any folder', async () => {
     const { project, url } = await setup();
     const elsewhere = os.tmpdir();
