@@ -6,6 +6,7 @@ import { abortCommand } from './commands/abort.ts';
 import { demoCommand } from './commands/demo.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
+import { logsCommand } from './commands/logs.ts';
 import { promoteCommand } from './commands/promote.ts';
 import { restartCommand } from './commands/restart.ts';
 import { rollbackCommand } from './commands/rollback.ts';
@@ -20,7 +21,7 @@ const program = new Command('zdd')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), demoCommand()]) {
+for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), demoCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 

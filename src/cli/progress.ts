@@ -44,7 +44,7 @@ export class ProgressPrinter {
         } else {
           line(bad(`✗ deployment #${e.deployment} ${e.status}: `) + (e.reason ?? 'no reason recorded'));
           if (this.#from) line(warn(`  ${this.#from} is still serving.`));
-          line(dim(`  details: zdd history ${this.#service}; instance logs: .zdd/logs/${this.#service}/`));
+          line(dim(`  details: zdd history ${this.#service}; what the instances printed: zdd logs ${this.#service} --release ${e.release}`));
         }
         break;
       }

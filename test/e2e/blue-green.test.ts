@@ -72,6 +72,11 @@ describe('blue-green deploys', () => {
     assert.match(r.stdout, /exited with code 3 before becoming healthy/);
     assert.match(r.stdout, /crashing on start as asked/, 'the instance output is shown');
     assert.match(r.stdout, /release 2 \(v2\) is still serving/);
+    const logsHint = /zdd logs web --release (\d+)/.exec(r.stdout);
+    assert.ok(logsHint, 'the failure says how to see what the instances printed');
+    const logs = await zdd(project.dir, ['logs', 'web', '--release', logsHint[1]!]);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /web-r3-1 │ test app: crashing on start as asked/);
     assert.equal(traffic.errors + traffic.non2xx + traffic.timeouts, 0, JSON.stringify(traffic));
     assert.equal(await version(url), 'v2');
     const s = await serviceStatus(project.dir);
