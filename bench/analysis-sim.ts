@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import { CanaryAnalyzer, type AnalysisSettings } from '../src/analysis/index.ts';
+import { mulberry32 } from '../test/analysis/prng.ts';
 
 const RUNS = Number(process.env['RUNS'] ?? 150); // per A/B table cell
 const AA_RUNS = Number(process.env['AA_RUNS'] ?? 600); // per A/A row: false-alarm rates need the resolution
@@ -28,15 +29,7 @@ const Z_95 = 1.6448536269514722; // one-sided 5%
 
 // ---------------------------------------------------------------- randomness
 
-function mulberry32(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same seeded generator the analysis tests use.
 
 /** Stable latency: log-normal, median 12 ms, p99 ≈ 20 ms. */
 const MEDIAN_MS = 12;

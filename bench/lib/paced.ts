@@ -7,21 +7,11 @@
 // omission). Why not autocannon's overallRate: it sends each connection's quota for the second as fast as
 // it can at the top of every second and then idles, so its "fixed rate" is bursts at full speed.
 import net from 'node:net';
+import type { LatencyResult } from './load.ts';
 import { percentile } from './stats.ts';
 
-export interface PacedResult {
-  requests: number;
-  errors: number;
-  non2xx: number;
-  achievedRps: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-  /** Requests that waited for a free connection (the client or the server could not keep up). */
-  late: number;
-}
+/** `late`: requests that waited for a free connection (the client or the server could not keep up). */
+export type PacedResult = Omit<LatencyResult, 'keptUp'>;
 
 interface Conn {
   socket: net.Socket;

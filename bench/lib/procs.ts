@@ -2,11 +2,11 @@
 // SIGKILL after a grace period) and every temp dir removed, on success, on error and on Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { allocatePort } from '../../src/runtime/ports.ts';
 
 export interface Managed {
   readonly name: string;
@@ -164,15 +164,9 @@ export function runMain(main: () => Promise<void>): void {
   }, onError);
 }
 
+/** A free loopback port, found the way zdd finds its instances' ports. */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  return allocatePort('127.0.0.1');
 }
 
 /** Polls `url` until it answers 2xx; throws with the process's output when it exits or time runs out. */

@@ -1,12 +1,6 @@
-import net from 'node:net';
+import { allocatePort } from '../../src/runtime/ports.ts';
 
+/** A free loopback port, found the way zdd finds its instances' ports. */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  return allocatePort('127.0.0.1');
 }
