@@ -80,9 +80,11 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
     method: 'GET',
     pattern: /^\/v1\/services\/([^/]+)\/history$/,
     handler: (ctx, _req, res, { service, query }) => {
-      if (!ctx.engine.services.has(service) && ctx.store.releases(service, 1).length === 0) throw unknown(ctx, service);
+      // Every release once: the newest are listed, all of them name the deployments' releases.
+      const all = ctx.store.releases(service, 10_000);
+      if (!ctx.engine.services.has(service) && all.length === 0) throw unknown(ctx, service);
       const limit = Math.min(500, Number(query.get('limit') ?? 20) || 20);
-      const releases = ctx.store.releases(service, limit).map((r) => ({
+      const releases = all.slice(0, limit).map((r) => ({
         number: r.number,
         version: r.version,
         state: r.state,
@@ -91,7 +93,7 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
         cwd: r.spec.cwd,
         env: redactEnv(r.spec.env),
       }));
-      const numbers = new Map(ctx.store.releases(service, 10_000).map((r) => [r.id, r.number]));
+      const numbers = new Map(all.map((r) => [r.id, r.number]));
       const deployments = ctx.store.deployments(service, limit).map((d) => ({
         id: d.id,
         kind: d.kind,

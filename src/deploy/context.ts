@@ -98,7 +98,7 @@ export class DeployContext {
   goLive(set: ReleaseSet, keepPreviousWarmMs: number): void {
     const { service } = this;
     const previous = service.live;
-    service.plane.setSplit([{ targets: set.targets, weight: 100 }]);
+    this.split([{ set, weight: 100 }]);
     service.incoming.delete(set);
     service.live = set;
     this.#parts.store.setLiveRelease(service.name, set.release.id);
