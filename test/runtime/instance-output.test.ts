@@ -1,11 +1,12 @@
 // Output read after the process has exited, in a file of its own: when it goes wrong it can take the
 // test process down (a write to the ended log stream), which must not hide the other instance tests.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, watch } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Instance } from '../../src/runtime/instance.ts';
+import { fileEndingWith } from '../helpers/files.ts';
 
 const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'zdd-instance-output-')));
 const instances: Instance[] = [];
@@ -14,20 +15,6 @@ after(async () => {
   await Promise.all(instances.map((i) => i.exited));
   rmSync(dir, { recursive: true, force: true });
 });
-
-function fileEndingWith(file: string, suffix: string): Promise<string> {
-  return new Promise((resolve) => {
-    const watcher = watch(file);
-    const check = () => {
-      const text = readFileSync(file, 'utf8');
-      if (!text.endsWith(suffix)) return;
-      watcher.close();
-      resolve(text);
-    };
-    watcher.on('change', check);
-    check();
-  });
-}
 
 describe('Instance output at exit', () => {
   it('has everything the process wrote in its tail once it has exited, and in its log file', { timeout: 20_000 }, async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,23 +8,10 @@ import { after, describe, it } from 'node:test';
 import { ZddError } from '../../src/errors.ts';
 import { describeExit, Instance, type InstanceOptions } from '../../src/runtime/instance.ts';
 import { LogTail } from '../../src/runtime/log-tail.ts';
+import { fileEndingWith } from '../helpers/files.ts';
 
 const node = process.execPath;
 
-/** The file's content once it ends with `suffix` (the instance's log is written after its output is read). */
-function fileEndingWith(file: string, suffix: string): Promise<string> {
-  return new Promise((resolve) => {
-    const watcher = watch(file);
-    const check = () => {
-      const text = readFileSync(file, 'utf8');
-      if (!text.endsWith(suffix)) return;
-      watcher.close();
-      resolve(text);
-    };
-    watcher.on('change', check);
-    check();
-  });
-}
 const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'zdd-instance-')));
 const instances: Instance[] = [];
 const servers: net.Server[] = [];
