@@ -1,3 +1,6 @@
+/** Node's timers hold at most 2^31 − 1 ms (~24.8 days); zdd accepts up to 576h (24 days). */
+export const maxDurationMs = 576 * 3_600_000;
+
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
 
@@ -19,7 +22,9 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${Number((ms / 1000).toFixed(ms < 10_000 ? 2 : 1))}s`;
   const total = Math.round(ms / 1000);
-  const m = Math.floor(total / 60);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
-  return s ? `${m}m${s}s` : `${m}m`;
+  if (h === 0) return s ? `${m}m${s}s` : `${m}m`;
+  return `${h}h${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
 }

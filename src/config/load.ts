@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML, { isMap, isNode, type Document, type LineCounter as LC } from 'yaml';
 import type { z } from 'zod';
 import { ZddError } from '../errors.ts';
+import { formatListen, type ListenAddress } from './listen.ts';
 import { configSchema, type ServiceSpec } from './schema.ts';
 
 export interface ConfigIssue {
@@ -64,12 +65,42 @@ export function parseConfig(text: string, file: string): Config {
     const issues = result.error.issues.flatMap((i) => describeIssue(i, doc, lineCounter));
     throw new ConfigError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
+  const clashes = listenClashes(result.data.services, doc, lineCounter);
+  if (clashes.length > 0) throw new ConfigError(file, clashes);
   const dir = path.dirname(file);
   const services = new Map<string, ServiceConfig>();
   for (const [name, spec] of Object.entries(result.data.services)) {
     services.set(name, { ...spec, name, cwd: path.resolve(dir, spec.cwd ?? '.') });
   }
   return { file, services };
+}
+
+/** Two services cannot accept on one address: the second bind would fail, or steal the first one's traffic. */
+function listenClashes(services: Record<string, { listen: ListenAddress }>, doc: Document, lc: LC): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const seen: [string, ListenAddress][] = [];
+  for (const [name, { listen }] of Object.entries(services)) {
+    const other = seen.find(([, a]) => a.port === listen.port && hostsOverlap(a.host, listen.host));
+    if (other) {
+      const [first] = other;
+      const at = valueLine(doc, lc, ['services', first, 'listen']);
+      out.push({
+        key: `services.${name}.listen`,
+        line: valueLine(doc, lc, ['services', name, 'listen']),
+        message: `${formatListen(listen)} overlaps services.${first}.listen (${formatListen(other[1])}${at ? `, line ${at}` : ''}): services ${first} and ${name} need addresses of their own`,
+      });
+    }
+    seen.push([name, listen]);
+  }
+  return out;
+}
+
+const wildcards = new Set(['0.0.0.0', '::']);
+const loopbackNames = new Set(['localhost', '127.0.0.1', '::1']);
+
+function hostsOverlap(a: string, b: string): boolean {
+  if (a === b || wildcards.has(a) || wildcards.has(b)) return true;
+  return loopbackNames.has(a) && loopbackNames.has(b) && (a === 'localhost' || b === 'localhost');
 }
 
 function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LC): ConfigIssue[] {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defaultAnalysisSettings } from '../analysis/config.ts';
-import { parseDuration } from './duration.ts';
+import { formatDuration, maxDurationMs, parseDuration } from './duration.ts';
 import { parseListen } from './listen.ts';
+import { parseNetwork } from './networks.ts';
 
 // Config as written in zdd.yaml. Durations are strings with units; everything is validated here so the
 // rest of zdd works with plain numbers (milliseconds, fractions, counts).
@@ -10,6 +11,11 @@ const duration = z.string({ error: 'expected a duration such as 200ms, 1s or 2m'
   const ms = parseDuration(s);
   if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration; write a number with ms, s or m, e.g. 200ms, 1s, 2m` });
+    return z.NEVER;
+  }
+  // Node's timers overflow at 2^31 ms (a 600h stopTimeout fired after 1 ms): refuse rather than misbehave.
+  if (ms > maxDurationMs) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is longer than the longest duration zdd accepts, ${formatDuration(maxDurationMs)} (24 days)` });
     return z.NEVER;
   }
   return ms;
@@ -62,7 +68,8 @@ const blueGreen = z.strictObject({
 });
 
 const canaryStep = z.strictObject({
-  weight: z.number().min(0).max(100),
+  // 100% is not a step: after the last step the canary takes all traffic by itself.
+  weight: z.number().gt(0, 'must be more than 0').lt(100, 'must be less than 100: after the last step the canary takes all traffic anyway'),
   /** Hold this weight this long; no pause: wait for `zdd promote`. */
   pause: duration.optional(),
 });
@@ -101,7 +108,17 @@ const analysis = z
 
 const canary = z.strictObject({
   type: z.literal('canary'),
-  steps: z.array(canaryStep).min(1, 'a canary needs at least one step'),
+  steps: z
+    .array(canaryStep)
+    .min(1, 'a canary needs at least one step')
+    .superRefine((steps, ctx) => {
+      // Weights only rise: a lower weight would move sticky clients back off the canary mid-rollout.
+      for (let i = 1; i < steps.length; i++) {
+        if (steps[i]!.weight < steps[i - 1]!.weight) {
+          ctx.addIssue({ code: 'custom', path: [i, 'weight'], message: `${steps[i]!.weight} is lower than the step before (${steps[i - 1]!.weight}); canary weights only rise` });
+        }
+      }
+    }),
   analysis,
   /** Retry idempotent requests that failed on the canary on the stable release. */
   retryOnStable: z.boolean().default(true),
@@ -121,14 +138,50 @@ const strategy = z
   }))
   .default({ type: 'blue-green', rollbackWindow: 30_000 });
 
+/** A network written as a CIDR ("10.0.0.0/8", "::1/128") or a single address. */
+const network = z.string({ error: 'expected a network such as 10.0.0.0/8 or an address such as 192.0.2.7' }).transform((v, ctx) => {
+  const n = parseNetwork(v);
+  if (!n) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a network; write an address with a prefix length, e.g. 10.0.0.0/8 or fd00::/8` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+export const proxyDefaults = {
+  timeout: 60_000,
+  connections: 128,
+  queueTimeout: 10_000,
+  headerTimeout: 10_000,
+  bodyIdleTimeout: 30_000,
+  bodyTimeout: 300_000,
+  sendTimeout: 60_000,
+  maxConnectionsPerClient: 512,
+  trustedNetworks: ['127.0.0.0/8', '::1/128'],
+};
+
 const proxy = z
   .strictObject({
-    /** Upper bound on waiting for an upstream's response headers. */
-    timeout: positiveDuration.default(60_000),
+    /** Upper bound on waiting for an upstream's response headers, and between its body chunks. */
+    timeout: positiveDuration.default(proxyDefaults.timeout),
     /** Connections each upstream instance may hold open to the proxy. */
-    connections: z.number().int().min(1).default(128),
+    connections: z.number().int().min(1).default(proxyDefaults.connections),
+    /** How long a request may wait for a free upstream connection before a 503. */
+    queueTimeout: positiveDuration.default(proxyDefaults.queueTimeout),
+    /** How long a client may take to send the request line and headers (408). */
+    headerTimeout: positiveDuration.default(proxyDefaults.headerTimeout),
+    /** Longest pause inside a request body (408). */
+    bodyIdleTimeout: positiveDuration.default(proxyDefaults.bodyIdleTimeout),
+    /** Longest time to receive a whole request body (408). */
+    bodyTimeout: positiveDuration.default(proxyDefaults.bodyTimeout),
+    /** Longest a response may wait for a client that reads nothing before the connection is closed. */
+    sendTimeout: positiveDuration.default(proxyDefaults.sendTimeout),
+    /** Open connections per client address (addresses in trustedNetworks are exempt). */
+    maxConnectionsPerClient: z.number().int().min(1).default(proxyDefaults.maxConnectionsPerClient),
+    /** Clients allowed to force a release, whose X-Forwarded-* headers are believed (a local TLS terminator). */
+    trustedNetworks: z.array(network).default(proxyDefaults.trustedNetworks),
   })
-  .default({ timeout: 60_000, connections: 128 });
+  .default(proxyDefaults);
 
 const command = z.union([z.string().min(1, 'must not be empty'), z.array(z.string()).min(1, 'must not be empty')], {
   error: 'expected a command line such as "node server.js" or a list of arguments',

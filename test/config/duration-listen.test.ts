@@ -37,6 +37,9 @@ describe('formatDuration', () => {
     [60_000, '1m'],
     [90_000, '1m30s'],
     [120_000, '2m'],
+    [3_600_000, '1h'],
+    [5_430_000, '1h30m30s'],
+    [576 * 3_600_000, '576h'],
   ] as const) {
     it(`writes ${ms} ms as "${text}"`, () => {
       assert.equal(formatDuration(ms), text);

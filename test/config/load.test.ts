@@ -54,7 +54,17 @@ describe('a valid minimal config', () => {
       strategy: { type: 'blue-green', rollbackWindow: 30_000 },
       drainTimeout: 30_000,
       stopTimeout: 10_000,
-      proxy: { timeout: 60_000, connections: 128 },
+      proxy: {
+        timeout: 60_000,
+        connections: 128,
+        queueTimeout: 10_000,
+        headerTimeout: 10_000,
+        bodyIdleTimeout: 30_000,
+        bodyTimeout: 300_000,
+        sendTimeout: 60_000,
+        maxConnectionsPerClient: 512,
+        trustedNetworks: ['127.0.0.0/8', '::1/128'],
+      },
     });
   });
 
@@ -86,7 +96,7 @@ describe('a valid minimal config', () => {
     assert.deepEqual(s.health, { path: '/healthz', interval: 200, timeout: 1500, startTimeout: 90_000, healthyThreshold: 1, unhealthyThreshold: 3 });
     assert.equal(s.drainTimeout, 120_000);
     assert.equal(s.stopTimeout, 1000);
-    assert.deepEqual(s.proxy, { timeout: 45_000, connections: 8 });
+    assert.deepEqual([s.proxy.timeout, s.proxy.connections], [45_000, 8]);
   });
 });
 
@@ -99,6 +109,20 @@ describe('durations in the config', () => {
       assert.match(issue.message, /duration|200ms/);
     });
   }
+
+  it('rejects durations of 2^31 ms or more (Node timers overflow) and accepts the documented maximum', () => {
+    for (const [key, yaml] of [
+      ['services.web.stopTimeout', '    stopTimeout: 600h\n'],
+      ['services.web.drainTimeout', '    drainTimeout: 1000000000000h\n'],
+      ['services.web.strategy.rollbackWindow', '    strategy: { type: blue-green, rollbackWindow: 577h }\n'],
+      ['services.web.health.interval', '    health: { interval: 2147483648ms }\n'],
+    ] as const) {
+      const issue = issueAt(issues(minimal + yaml), key);
+      assert.equal(issue.line, 5);
+      assert.match(issue.message, /longer than the longest duration zdd accepts, 576h \(24 days\)/);
+    }
+    assert.equal(web('    stopTimeout: 576h\n').stopTimeout, 576 * 3_600_000);
+  });
 
   it('rejects a zero interval', () => {
     const issue = issueAt(issues(minimal + '    health: { interval: 0s }\n'), 'services.web.health.interval');
@@ -277,6 +301,20 @@ describe('strategy', () => {
     assert.match(issue.message, /not a share/);
   });
 
+  it('rejects canary weights that fall, and a step of 0% or 100%, naming the step and line', () => {
+    const falling = issues(minimal + '    strategy:\n      type: canary\n      steps:\n        - { weight: 50 }\n        - { weight: 20 }\n');
+    const issue = issueAt(falling, 'services.web.strategy.steps.1.weight');
+    assert.equal(issue.line, 9);
+    assert.match(issue.message, /20 is lower than the step before \(50\)/);
+    assert.match(issueAt(issues(minimal + '    strategy: { type: canary, steps: [{ weight: 20 }, { weight: 100 }] }\n'), 'services.web.strategy.steps.1.weight').message, /less than 100/);
+    assert.match(issueAt(issues(minimal + '    strategy: { type: canary, steps: [{ weight: 0 }] }\n'), 'services.web.strategy.steps.0.weight').message, /more than 0/);
+  });
+
+  it('accepts a weight held over two steps (a timed hold, then a wait for promotion)', () => {
+    const s = web('    strategy: { type: canary, steps: [{ weight: 20, pause: 1m }, { weight: 20 }, { weight: 99.5 }] }\n').strategy;
+    assert.equal(s.type === 'canary' && s.steps.length, 3);
+  });
+
   it('reads rolling maxSurge as a percentage or a count', () => {
     const s = web('    strategy: { type: rolling, maxSurge: 25%, maxUnavailable: 1, onFailure: pause }\n').strategy;
     assert.deepEqual(s, { type: 'rolling', maxSurge: '25%', maxUnavailable: 1, onFailure: 'pause' });
@@ -290,6 +328,46 @@ describe('strategy', () => {
     assert.equal(asName.length, 1);
     assert.equal(asName[0]!.line, 5);
     assert.match(asName[0]!.message, /blue-green, canary, rolling/);
+  });
+});
+
+describe('listen addresses', () => {
+  it('rejects two services on one address, naming both services and lines', () => {
+    const list = issues(`services:
+  api:
+    listen: 127.0.0.1:8080
+    command: node api.js
+  web:
+    listen: 127.0.0.1:8080
+    command: node web.js
+`);
+    const issue = issueAt(list, 'services.web.listen');
+    assert.equal(issue.line, 6);
+    assert.match(issue.message, /overlaps services\.api\.listen \(127\.0\.0\.1:8080, line 3\): services api and web need addresses of their own/);
+  });
+
+  it('sees that all interfaces (":8080") and localhost overlap a specific address on the same port', () => {
+    const two = (a: string, b: string) => `services:\n  api:\n    listen: "${a}"\n    command: x\n  web:\n    listen: "${b}"\n    command: x\n`;
+    issueAt(issues(two(':8080', '127.0.0.1:8080')), 'services.web.listen');
+    issueAt(issues(two('[::1]:8080', 'localhost:8080')), 'services.web.listen');
+    assert.equal(parseConfig(two('127.0.0.1:8080', '127.0.0.1:8081'), file).services.size, 2);
+    assert.equal(parseConfig(two('127.0.0.1:8080', '127.0.0.2:8080'), file).services.size, 2);
+  });
+});
+
+describe('proxy limits and trusted networks', () => {
+  it('reads timeouts, limits and networks (CIDR or single address)', () => {
+    const p = web('    proxy: { queueTimeout: 2s, headerTimeout: 5s, bodyIdleTimeout: 1s, bodyTimeout: 1m, sendTimeout: 20s, maxConnectionsPerClient: 64, trustedNetworks: [10.0.0.0/8, "fd00::/8", 192.0.2.7] }\n').proxy;
+    assert.deepEqual(p.trustedNetworks, ['10.0.0.0/8', 'fd00::/8', '192.0.2.7/32']);
+    assert.deepEqual([p.queueTimeout, p.headerTimeout, p.bodyIdleTimeout, p.bodyTimeout, p.sendTimeout, p.maxConnectionsPerClient], [2000, 5000, 1000, 60_000, 20_000, 64]);
+    assert.deepEqual(web('    proxy: { trustedNetworks: [] }\n').proxy.trustedNetworks, []);
+  });
+
+  it('rejects a network that is not one, naming the entry', () => {
+    for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0/8']) {
+      const issue = issueAt(issues(minimal + `    proxy: { trustedNetworks: ["${bad}"] }\n`), 'services.web.proxy.trustedNetworks.0');
+      assert.match(issue.message, /is not a network/);
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { proxyDefaults } from '../../src/config/schema.ts';
 import { Store, type ReleaseSpec } from '../../src/store/store.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'zdd-store-'));
@@ -37,7 +38,7 @@ function spec(version = 'v1'): ReleaseSpec {
     strategy: { type: 'blue-green', rollbackWindow: 30_000 },
     drainTimeout: 30_000,
     stopTimeout: 10_000,
-    proxy: { timeout: 60_000, connections: 128 },
+    proxy: { ...proxyDefaults },
   };
 }
 
