@@ -15,6 +15,7 @@ import { bindControlSocket } from './control-socket.ts';
 import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
 import type { LogFormat } from './logger.ts';
 import { reapOrphans } from './orphans.ts';
+import { loadSecret } from './secret.ts';
 import { daemonInfoFile, readDaemonInfo, socketPathFor, type DaemonInfo } from './paths.ts';
 
 export interface DaemonOptions {
@@ -86,11 +87,12 @@ export class Daemon {
       store.finishDeployment(d.id, 'failed', 'zdd stopped during the deployment');
     }
 
+    const secret = loadSecret(dataDir, (m) => log.warn(m));
     const services = new Map<string, ServiceState>();
     const proxies: ServiceProxy[] = [];
     try {
       for (const svc of config.services.values()) {
-        const proxy = new ServiceProxy(svc.name, svc.listen, log);
+        const proxy = new ServiceProxy(svc.name, svc.listen, log, { proxy: svc.proxy, secret });
         if (!opts.takeover) await proxy.listen();
         proxies.push(proxy);
         services.set(svc.name, new ServiceState(svc, proxy));

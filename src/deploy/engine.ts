@@ -171,6 +171,7 @@ export class DeployEngine {
       this.#parts.log.warn({ service: service.name }, 'listen changed in zdd.yaml: restart zdd serve to apply it');
     }
     service.config = { ...config, listen: service.config.listen };
+    service.plane.configure(config.proxy);
     return service.config;
   }
 

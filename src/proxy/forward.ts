@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { downstreamHeaders } from './headers.ts';
+import { ClientBodyTimeout } from './request-body.ts';
 import type { Target, Cancellable } from './target.ts';
 import { classifyUpstreamError } from './upstream-errors.ts';
 
@@ -13,20 +15,38 @@ export class DrainDeadlineError extends Error {
   }
 }
 
+/** The client went away, or stopped reading the response: the exchange ends, and it is not the release's fault. */
+export class ClientGoneError extends Error {
+  readonly code = 'ZDD_CLIENT_GONE';
+}
+
+/** A request body larger than zdd buffers: what was read, then the rest as it arrives. */
+export interface StreamedBody {
+  prefix: Buffer[];
+  rest: () => AsyncIterable<Buffer>;
+  /** The upstream began reading it: it cannot be sent again. */
+  pulled: boolean;
+}
+
 /** One client request on its way through the proxy, across retries. */
 export interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
   headers: string[];
-  /** The request body: a stream, a buffer read in advance (so it can be sent twice), or null. */
-  body: IncomingMessage | Buffer | null;
+  /** The request body: read in advance (so it can be sent twice), streamed, or none. */
+  body: Buffer | StreamedBody | null;
   idempotent: boolean;
   setCookie: string | undefined;
-  /** A tester named the release (header or cookie): it answers, no other release steps in. */
+  /** A trusted tester named the release (header or cookie): it answers, no other release steps in. */
   forced: boolean;
   tried: Set<Target>;
+  /** How long a response may wait for a client that reads nothing before the connection is closed. */
+  sendTimeoutMs: number;
 }
+
+/** Why an attempt ended on the client's side rather than the upstream's; such attempts count against no release. */
+export type ClientFault = 'gone' | 'body-timeout' | 'invalid';
 
 export interface AttemptResult {
   /** The upstream's status, 0 when it never answered. */
@@ -40,6 +60,7 @@ export interface AttemptResult {
   retryable: boolean;
   /** The upstream's 5xx was held back (interceptStatus) so another release can answer. */
   replaced: boolean;
+  clientFault: ClientFault | undefined;
 }
 
 /** What the proxy decides for an attempt: it owns retries, error responses and the numbers. */
@@ -50,30 +71,39 @@ export interface AttemptOutcome {
   attemptDone(ex: Exchange, target: Target, result: AttemptResult): void;
 }
 
+export function isStreamed(body: Exchange['body']): body is StreamedBody {
+  return body !== null && !Buffer.isBuffer(body);
+}
+
 /** Streams one attempt of an exchange to one target and its response back to the client. */
 export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
   readonly #ex: Exchange;
   readonly #target: Target;
   readonly #outcome: AttemptOutcome;
+  readonly #streamed: boolean;
   #controller: Dispatcher.DispatchController | undefined;
   #status = 0;
   #done = false;
   #intercepted = false;
   #startedAt = 0;
+  #sendTimer: NodeJS.Timeout | undefined;
 
   constructor(ex: Exchange, target: Target, outcome: AttemptOutcome) {
     this.#ex = ex;
     this.#target = target;
     this.#outcome = outcome;
+    this.#streamed = isStreamed(ex.body);
   }
 
+  /** The caller checked that the target has room; the connection is taken here. */
   start(): void {
     const { req } = this.#ex;
     this.#startedAt = performance.now();
+    this.#target.occupy(this.#streamed);
     this.#target.track(this);
     this.#ex.tried.add(this.#target);
     this.#target.pool.dispatch(
-      { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: this.#ex.headers, body: this.#ex.body },
+      { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: this.#ex.headers, body: bodyFor(this.#ex.body) },
       this,
     );
   }
@@ -86,7 +116,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
 
   /** The client went away: stop the upstream work too. */
   clientClosed(): void {
-    if (!this.#done) this.#controller?.abort(new Error('client closed the connection'));
+    if (!this.#done) this.#controller?.abort(new ClientGoneError('the client closed the connection'));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -96,7 +126,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
     const { res } = this.#ex;
     if (res.destroyed) {
-      controller.abort(new Error('client closed the connection'));
+      controller.abort(new ClientGoneError('the client closed the connection'));
       return;
     }
     if (statusCode >= 500 && this.#outcome.interceptStatus(this.#ex, this.#target, statusCode)) {
@@ -112,40 +142,72 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#ex.res.write(chunk)) {
-      controller.pause();
-      this.#ex.res.once('drain', () => controller.resume());
-    }
+    const { res } = this.#ex;
+    if (res.write(chunk)) return;
+    controller.pause();
+    // A client that stops reading would otherwise hold this upstream connection forever.
+    this.#sendTimer ??= setTimeout(() => {
+      res.destroy();
+      controller.abort(new ClientGoneError(`the client read nothing for ${this.#ex.sendTimeoutMs} ms`));
+    }, this.#ex.sendTimeoutMs);
+    res.once('drain', () => {
+      clearTimeout(this.#sendTimer);
+      this.#sendTimer = undefined;
+      controller.resume();
+    });
   }
 
   onResponseEnd(): void {
     this.#ex.res.end();
-    this.#finish({ status: this.#status, error: undefined, responded: true, retryable: false });
+    this.#finish({ status: this.#status, error: undefined, responded: true, retryable: false, clientFault: undefined });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    clearTimeout(this.#sendTimer);
     if (this.#intercepted) {
-      this.#finish({ status: this.#status, error: undefined, responded: false, retryable: true });
+      this.#finish({ status: this.#status, error: undefined, responded: false, retryable: true, clientFault: undefined });
       return;
     }
-    const { res, req } = this.#ex;
+    const clientFault = faultOf(err);
+    const { res, body } = this.#ex;
     if (res.headersSent || res.destroyed) {
       // Mid-response (or the client left): this response is already broken; end the connection so it shows.
       res.destroy();
-      this.#finish({ status: this.#status, error: err, responded: true, retryable: false });
+      this.#finish({ status: this.#status, error: err, responded: true, retryable: false, clientFault });
       return;
     }
     const kind = classifyUpstreamError(err);
-    const body = this.#ex.body;
-    const bodyUnread = body === null || Buffer.isBuffer(body) || !req.readableDidRead;
-    const retryable = bodyUnread && (kind === 'connect' || (kind === 'reset' && this.#ex.idempotent));
-    this.#finish({ status: 0, error: err, responded: false, retryable });
+    const bodyUnread = !isStreamed(body) || !body.pulled;
+    const retryable = clientFault === undefined && bodyUnread && (kind === 'connect' || (kind === 'reset' && this.#ex.idempotent));
+    this.#finish({ status: 0, error: err, responded: false, retryable, clientFault });
   }
 
   #finish(r: Omit<AttemptResult, 'latencyMs' | 'replaced'>): void {
     if (this.#done) return;
     this.#done = true;
     this.#target.untrack(this);
+    this.#target.vacate(this.#streamed);
     this.#outcome.attemptDone(this.#ex, this.#target, { ...r, latencyMs: performance.now() - this.#startedAt, replaced: this.#intercepted });
   }
+}
+
+function faultOf(err: Error): ClientFault | undefined {
+  if (err instanceof ClientGoneError) return 'gone';
+  if (err instanceof ClientBodyTimeout) return 'body-timeout';
+  // undici refused the request itself (e.g. a header it will not send): the client's request was malformed.
+  if ((err as { code?: string }).code === 'UND_ERR_INVALID_ARG') return 'invalid';
+  return undefined;
+}
+
+/** What undici sends: a buffer as is; a streamed body as a stream that notes when it is first read. */
+function bodyFor(body: Exchange['body']): Buffer | Readable | null {
+  if (!isStreamed(body)) return body;
+  return Readable.from(
+    (async function* () {
+      body.pulled = true;
+      yield* body.prefix;
+      yield* body.rest();
+    })(),
+    { objectMode: false },
+  );
 }

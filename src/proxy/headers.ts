@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { ClientInfo } from './client-address.ts';
 
 // RFC 9110 §7.6.1: hop-by-hop fields belong to one connection and are never forwarded. "expect" is
 // answered by the proxy itself (Node sends 100 Continue), "host" is passed on as sent.
@@ -19,10 +20,12 @@ const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
 
 export interface ForwardedInfo {
   requestId: string;
-  /** The client address, appended to X-Forwarded-For. */
-  clientIp: string;
-  /** Keep the client's X-Forwarded-Proto/-Host: it is a local TLS terminator or load balancer. */
-  trustForwarded: boolean;
+  /**
+   * Who sent it. From a trusted peer (a local TLS terminator) X-Forwarded-For is extended and
+   * X-Forwarded-Proto/-Host and Forwarded are kept; from anyone else they are replaced or dropped, so an
+   * app never mistakes a forged value for zdd's.
+   */
+  client: ClientInfo;
 }
 
 /** Tokens a Connection header names: they are hop-by-hop for this message too. */
@@ -51,6 +54,8 @@ export function incomingRequestId(req: IncomingMessage): string | undefined {
 export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgrade = false): string[] {
   const raw = req.rawHeaders;
   const extra = connectionTokens(raw);
+  const { client } = info;
+  const trusted = client.peerTrusted;
   const out: string[] = [];
   let xff: string | undefined;
   let proto: string | undefined;
@@ -74,16 +79,19 @@ export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgra
         fwdHost ??= value;
         continue;
       }
-      if (lower === 'x-request-id') continue;
+      if (lower === 'x-request-id' || lower === 'x-real-ip') continue;
     } else if (lower === 'host') {
       host = value;
+    } else if (lower === 'forwarded' && !trusted) {
+      continue;
     }
     out.push(name, value);
   }
-  out.push('x-forwarded-for', xff ? `${xff}, ${info.clientIp}` : info.clientIp);
-  out.push('x-forwarded-proto', info.trustForwarded && proto ? proto : 'http');
-  const forwardedHost = info.trustForwarded && fwdHost ? fwdHost : host;
+  out.push('x-forwarded-for', trusted && xff ? `${xff}, ${client.peer}` : client.peer);
+  out.push('x-forwarded-proto', trusted && proto ? proto : 'http');
+  const forwardedHost = trusted && fwdHost ? fwdHost : host;
   if (forwardedHost) out.push('x-forwarded-host', forwardedHost);
+  out.push('x-real-ip', client.ip);
   out.push('x-request-id', info.requestId);
   if (upgrade) out.push('connection', 'upgrade', 'upgrade', String(req.headers.upgrade));
   return out;

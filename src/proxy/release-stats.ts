@@ -8,6 +8,8 @@ export interface ReleaseStatsView {
   requests: number;
   errors: number;
   connectionErrors: number;
+  /** Of `requests`, those a trusted tester forced onto this release (never part of canary analysis). */
+  forced: number;
   inFlight: number;
   /** Over the last 5–10 s. */
   requestsPerSecond: number;
@@ -24,6 +26,7 @@ export class ReleaseStats {
   requests = 0;
   errors = 0;
   connectionErrors = 0;
+  forced = 0;
   #current = new ReleaseSample();
   #previous = new ReleaseSample();
   #sliceStart: number;
@@ -35,9 +38,10 @@ export class ReleaseStats {
     this.#previousStart = now;
   }
 
-  record(status: number, latencyMs: number, connectionError: boolean): void {
+  record(status: number, latencyMs: number, connectionError: boolean, forced = false): void {
     const ok = !connectionError && status < 500;
     this.requests++;
+    if (forced) this.forced++;
     if (!ok) this.errors++;
     if (connectionError) this.connectionErrors++;
     this.#rotate(Date.now());
@@ -55,6 +59,7 @@ export class ReleaseStats {
       requests: this.requests,
       errors: this.errors,
       connectionErrors: this.connectionErrors,
+      forced: this.forced,
       inFlight,
       requestsPerSecond: requests / seconds,
       errorRate: requests > 0 ? errors / requests : null,

@@ -1,45 +1,59 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { formatListen, isLoopback, type ListenAddress } from '../config/listen.ts';
+import { formatDuration } from '../config/duration.ts';
+import { formatListen, type ListenAddress } from '../config/listen.ts';
+import { NetworkSet } from '../config/networks.ts';
+import { proxyDefaults, type ServiceSpec } from '../config/schema.ts';
+import { Affinity, type Choice } from './affinity.ts';
+import { identifyClient, peerAddress, type ClientInfo } from './client-address.ts';
+import { ClientLimits } from './client-limits.ts';
 import type { DataPlane } from './data-plane.ts';
-import { DrainDeadlineError, ForwardAttempt, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
-import { incomingRequestId, upstreamHeaders, type ForwardedInfo } from './headers.ts';
+import { DrainDeadlineError, ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
+import { incomingRequestId, upstreamHeaders } from './headers.ts';
+import { endWithStatus } from './raw-response.ts';
+import { ClientBodyTimeout, receiveBody } from './request-body.ts';
+import { allowedMethods, checkRequest } from './request-checks.ts';
+import type { Waiter } from './release-targets.ts';
 import { ReleaseStats } from './release-stats.ts';
-import { bucketCount, emptyTable, routeByName, routeForBucket, type Route, type RouteTable } from './route-table.ts';
+import { emptyTable, type Route, type RouteTable } from './route-table.ts';
 import type { Target } from './target.ts';
 import { Tunnel } from './tunnel.ts';
 import { classifyUpstreamError, isIdempotent } from './upstream-errors.ts';
 
+export { bucketCookie, forceCookie, forceHeader } from './affinity.ts';
+
 /**
  * Called for every attempt an upstream answered or failed: what canary analysis is fed. `retry` marks an
- * attempt that re-sends a request another one failed (a canary failure answered by stable).
+ * attempt that re-sends a request another one failed (a canary failure answered by stable). Requests a
+ * tester forced onto a release, and failures that were the client's, are not reported.
  */
 export type RequestObserver = (release: number, ok: boolean, latencyMs: number, retry: boolean) => void;
 
-/** Header or cookie a tester sets to pick a release: "canary", "stable" or a release number. */
-export const forceHeader = 'x-zdd-release';
-export const forceCookie = 'zdd-release';
-/** Cookie that keeps a client on one side of a traffic split. */
-export const bucketCookie = 'zdd-bucket';
+export type ProxyConfig = ServiceSpec['proxy'];
+
+export interface ProxyOptions {
+  proxy?: Partial<ProxyConfig>;
+  /** Signs the sticky bucket cookie; the same secret across restarts keeps clients on their side. */
+  secret?: Buffer;
+}
 
 const maxAttempts = 3;
 
-interface Pick {
-  route: Route;
-  setCookie: string | undefined;
-  forced: boolean;
-}
-
 interface ProxyExchange extends Exchange {
   table: RouteTable;
+  choice: Choice;
   route: Route;
+  client: ClientInfo;
   attempts: number;
   current: ForwardAttempt | undefined;
+  waiter: Waiter | undefined;
 }
+
+/** Requests the proxy answered itself (client errors and limits), by status: they count against no release. */
+export type Rejections = Record<number, number>;
 
 /** The reverse proxy in front of one service: accepts its traffic and spreads it over the live releases. */
 export class ServiceProxy implements AttemptOutcome, DataPlane {
@@ -47,35 +61,67 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   readonly address: ListenAddress;
   table: RouteTable = emptyTable;
   observer: RequestObserver | undefined;
+  readonly rejections: Rejections = {};
   readonly #stats = new Map<number, ReleaseStats>();
   readonly #server: http.Server;
   readonly #log: Logger;
+  readonly #affinity: Affinity;
+  readonly #limits = new ClientLimits();
+  #config: ProxyConfig = proxyDefaults;
+  #trusted = new NetworkSet(proxyDefaults.trustedNetworks);
   #closing = false;
   /** Open client connections still speaking HTTP (upgraded ones are tunnels, tracked by their targets). */
   readonly #httpConnections = new Set<Duplex>();
+  /** Connections with a response under way: data a client pipelines after `Connection: close` waits for it, then is dropped. */
+  readonly #answering = new WeakSet<Duplex>();
   #onNoConnections: (() => void) | undefined;
 
-  constructor(service: string, address: ListenAddress, log: Logger) {
+  constructor(service: string, address: ListenAddress, log: Logger, options: ProxyOptions = {}) {
     this.service = service;
     this.address = address;
     this.#log = log;
+    this.#affinity = new Affinity(service, options.secret ?? randomBytes(32));
     this.#server = http.createServer(
-      { keepAliveTimeout: 65_000, headersTimeout: 60_000, requestTimeout: 0, requireHostHeader: true },
+      {
+        keepAliveTimeout: 65_000,
+        headersTimeout: proxyDefaults.headerTimeout,
+        requestTimeout: 0,
+        requireHostHeader: true,
+        // How often Node looks for connections past headersTimeout (its default, 30 s, would let a 10 s limit run to 40 s).
+        connectionsCheckingInterval: 1_000,
+        // Only a GET without a body can switch protocols; anything else is an ordinary request whose
+        // Upgrade header (hop-by-hop) is dropped, so no request body can be mistaken for tunnel bytes.
+        shouldUpgradeCallback: (req) => req.method === 'GET' && !hasBody(req),
+      },
       (req, res) => this.#handle(req, res),
     );
-    this.#server.on('connection', (socket: Duplex) => {
-      this.#httpConnections.add(socket);
-      socket.once('close', () => this.#forget(socket));
-    });
+    this.configure({ ...proxyDefaults, ...options.proxy });
+    this.#server.on('connection', (socket: Socket) => this.#accept(socket));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.#forget(socket);
       this.#upgrade(req, socket, head);
     });
+    this.#server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      this.#count(405);
+      endWithStatus(socket, 405, 'CONNECT is not allowed: zdd is a reverse proxy, not a forward proxy', { allow: allowedMethods });
+      socket.on('error', () => undefined);
+      void req;
+    });
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      // Bytes after a request with `Connection: close`: the answer under way finishes, the rest is never read.
+      if (err.code === 'HPE_CLOSED_CONNECTION' && this.#answering.has(socket)) return;
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      this.#count(status);
+      endWithStatus(socket, status, status === 408 ? `request headers not received within ${formatDuration(this.#config.headerTimeout)}` : '');
     });
+  }
+
+  /** Limits, timeouts and trusted networks (the service's `proxy` settings); applies to new requests. */
+  configure(config: ProxyConfig): void {
+    this.#config = config;
+    this.#trusted = new NetworkSet(config.trustedNetworks);
+    this.#server.headersTimeout = config.headerTimeout;
   }
 
   /** The listening server: what a restart hands over to the next daemon. */
@@ -119,10 +165,6 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#server.closeIdleConnections();
   }
 
-  #forget(socket: Duplex): void {
-    if (this.#httpConnections.delete(socket) && this.#httpConnections.size === 0) this.#onNoConnections?.();
-  }
-
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#server.once('error', (err: NodeJS.ErrnoException) => {
@@ -159,51 +201,112 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#stats.delete(release);
   }
 
+  #accept(socket: Socket): void {
+    const ip = peerAddress(socket);
+    // Trusted peers (a local TLS terminator) carry many clients on their connections.
+    if (!this.#trusted.has(ip)) {
+      if (!this.#limits.admitConnection(ip, this.#config.maxConnectionsPerClient)) {
+        this.#count(429);
+        socket.on('error', () => undefined);
+        return endWithStatus(socket, 429, `too many connections from ${ip}`, { 'retry-after': '1' });
+      }
+      socket.once('close', () => this.#limits.releaseConnection(ip));
+    }
+    this.#httpConnections.add(socket);
+    socket.once('close', () => this.#forget(socket));
+  }
+
+  #forget(socket: Duplex): void {
+    if (this.#httpConnections.delete(socket) && this.#httpConnections.size === 0) this.#onNoConnections?.();
+  }
+
   #handle(req: IncomingMessage, res: ServerResponse): void {
     // Handing over to the next daemon: this connection closes after its response (Connection: close).
     if (this.#closing) res.shouldKeepAlive = false;
     const table = this.table;
     const requestId = incomingRequestId(req) ?? randomUUID();
-    if (req.url?.[0] !== '/') {
-      // Asterisk-form (OPTIONS *) and absolute-form targets are for proxies and servers, not for an app.
-      return this.#answer(res, 400, 'only origin-form request targets (starting with /) are forwarded', requestId);
-    }
-    const pick = this.#choose(req, table);
-    if (!pick) return this.#answer(res, 503, `no release of ${this.service} is serving`, requestId);
+    const rejection = checkRequest(req);
+    if (rejection) return this.#reject(res, rejection.status, rejection.message, requestId);
+    const client = identifyClient(req, this.#trusted);
+    const choice = this.#affinity.choose(req, table, client);
+    if (!choice) return this.#answer(res, 503, `no release of ${this.service} is serving`, requestId);
     const ex: ProxyExchange = {
       req,
       res,
       requestId,
-      headers: upstreamHeaders(req, forwardedInfo(req, requestId)),
-      body: hasBody(req) ? req : null,
+      headers: upstreamHeaders(req, { requestId, client }),
+      body: null,
       idempotent: isIdempotent(req.method!),
-      setCookie: pick.setCookie,
-      forced: pick.forced,
+      setCookie: choice.setCookie,
+      forced: choice.forced !== undefined,
       tried: new Set(),
+      sendTimeoutMs: this.#config.sendTimeout,
       table,
-      route: pick.route,
+      choice,
+      route: choice.route,
+      client,
       attempts: 0,
       current: undefined,
+      waiter: undefined,
     };
-    res.once('close', () => ex.current?.clientClosed());
-    if (ex.body !== null && ex.idempotent && table.retryOnOlder && table.routes.length > 1 && replayable(req)) {
-      // During a canary, a small idempotent body is read first so stable can be sent it again.
-      return void readBody(req).then(
-        (buffer) => {
-          ex.body = buffer;
-          this.#attempt(ex, pick.route);
-        },
-        () => req.destroy(),
-      );
-    }
-    this.#attempt(ex, pick.route);
+    const socket = req.socket;
+    this.#answering.add(socket);
+    res.once('close', () => {
+      this.#answering.delete(socket);
+      ex.waiter?.cancel();
+      ex.current?.clientClosed();
+    });
+    if (!hasBody(req)) return this.#attempt(ex, choice.route);
+    // The body is read before an upstream connection is taken (streamed only when large), under time limits.
+    receiveBody(req, { idleMs: this.#config.bodyIdleTimeout, totalMs: this.#config.bodyTimeout }).then(
+      (body) => {
+        if (res.destroyed) return;
+        if (body.kind === 'buffered') {
+          ex.body = body.buffer;
+        } else {
+          if (!client.trusted && !this.#limits.admitStream(client.ip)) {
+            return this.#reject(res, 429, `more than ${ClientLimits.streamsPerClient} large uploads at once from ${client.ip}`, requestId, { 'retry-after': '1' });
+          }
+          if (!client.trusted) res.once('close', () => this.#limits.releaseStream(client.ip));
+          ex.body = { prefix: body.prefix, rest: body.rest, pulled: false };
+        }
+        this.#attempt(ex, choice.route);
+      },
+      (err: unknown) => {
+        if (err instanceof ClientBodyTimeout) return this.#reject(res, 408, err.message, requestId);
+        // The client went away mid-body.
+        req.destroy();
+      },
+    );
   }
 
   #attempt(ex: ProxyExchange, route: Route): void {
-    const target = route.targets.pick(ex.tried);
-    if (!target || ex.attempts >= maxAttempts) {
+    if (ex.attempts >= maxAttempts) return this.#answer(ex.res, 502, `no instance of ${this.service} could take the request`, ex.requestId);
+    const kind = isStreamed(ex.body) ? 'stream' : 'request';
+    const target = route.targets.pick(ex.tried, kind);
+    if (target) return this.#send(ex, route, target);
+    if (!route.targets.hasCandidates(ex.tried)) {
       return this.#answer(ex.res, ex.attempts > 0 ? 502 : 503, `no instance of ${this.service} could take the request`, ex.requestId);
     }
+    // Every connection to every instance is busy: wait in line for one, for a while.
+    ex.waiter = route.targets.wait(ex.tried, kind, this.#config.queueTimeout, (outcome) => {
+      ex.waiter = undefined;
+      if (ex.res.destroyed) return;
+      if (outcome === 'timeout') {
+        this.#log.warn({ service: this.service, release: route.targets.release, requestId: ex.requestId }, 'no upstream connection became free in time');
+        return this.#answer(ex.res, 503, `every connection to ${this.service} stayed busy for ${formatDuration(this.#config.queueTimeout)}`, ex.requestId);
+      }
+      if (outcome === 'gone') {
+        // The release left while the request waited: it goes where the same client would go now.
+        const next = this.#affinity.reroute(ex.choice, this.table);
+        if (next && next !== route) return this.#attempt(ex, next);
+        return this.#answer(ex.res, ex.attempts > 0 ? 502 : 503, `no instance of ${this.service} could take the request`, ex.requestId);
+      }
+      this.#send(ex, route, outcome);
+    });
+  }
+
+  #send(ex: ProxyExchange, route: Route, target: Target): void {
     ex.attempts++;
     // Retries of this attempt stay on the release it went to (a canary failure answered by stable).
     ex.route = route;
@@ -218,7 +321,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       retryOnOlder &&
       !ex.forced &&
       ex.idempotent &&
-      (ex.body === null || Buffer.isBuffer(ex.body)) &&
+      !isStreamed(ex.body) &&
       routes.length > 1 &&
       routes[0]!.targets.release === target.release &&
       routes[routes.length - 1]!.targets.pick() !== undefined
@@ -228,10 +331,16 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   attemptDone(exchange: Exchange, target: Target, r: AttemptResult): void {
     const ex = exchange as ProxyExchange;
     const connectionError = r.error !== undefined && r.status === 0;
-    this.stats(target.release).record(r.status, r.latencyMs, connectionError);
-    this.observer?.(target.release, !connectionError && r.status < 500 && r.status > 0, r.latencyMs, ex.attempts > 1);
+    // A failure that was the client's (it left, dawdled, or sent what cannot be forwarded) is not the release's.
+    if (r.clientFault === undefined || r.status > 0) {
+      this.stats(target.release).record(r.status, r.latencyMs, connectionError, ex.forced);
+      if (!ex.forced) this.observer?.(target.release, !connectionError && r.status < 500 && r.status > 0, r.latencyMs, ex.attempts > 1);
+    }
     if (r.responded) return;
     if (ex.res.destroyed) return;
+    if (r.clientFault === 'invalid') return this.#reject(ex.res, 400, `the request cannot be forwarded: ${r.error?.message}`, ex.requestId);
+    if (r.clientFault === 'body-timeout') return this.#reject(ex.res, 408, r.error!.message, ex.requestId);
+    if (r.clientFault === 'gone') return void ex.res.destroy();
     const failure = classifyUpstreamError(r.error);
     if (r.error) this.#log.debug({ service: this.service, instance: target.id, state: target.state, code: (r.error as { code?: string }).code, err: r.error.message, status: r.status, retryable: r.retryable }, 'upstream attempt failed');
     // Passive health: a refused connection takes the instance out of rotation until its checks pass again.
@@ -249,41 +358,49 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#answer(ex.res, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream connection failed', ex.requestId);
   }
 
-  #choose(req: IncomingMessage, table: RouteTable): Pick | undefined {
-    const { routes } = table;
-    if (routes.length === 0) return undefined;
-    if (routes.length === 1) return { route: routes[0]!, setCookie: undefined, forced: false };
-    const cookies = parseCookies(req.headers.cookie);
-    const forced = req.headers[forceHeader] ?? cookies?.get(forceCookie);
-    if (typeof forced === 'string') {
-      const route = routeByName(table, forced);
-      if (route) return { route, setCookie: undefined, forced: true };
-    }
-    const raw = cookies?.get(bucketCookie);
-    const saved = raw !== undefined && /^\d{1,5}$/.test(raw) ? Number(raw) : -1;
-    const known = saved >= 0 && saved < bucketCount;
-    const bucket = known ? saved : randomInt(bucketCount);
-    const route = routeForBucket(table, bucket);
-    if (!route) return undefined;
-    return { route, setCookie: known ? undefined : `${bucketCookie}=${bucket}; Path=/; HttpOnly; SameSite=Lax`, forced: false };
-  }
-
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
     const requestId = incomingRequestId(req) ?? randomUUID();
-    const pick = this.#choose(req, this.table);
-    const target = pick?.route.targets.pick();
-    if (!target) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      return;
+    const rejection = checkRequest(req);
+    if (rejection) {
+      this.#count(rejection.status);
+      return endWithStatus(socket, rejection.status, `${rejection.message} (request ${requestId})`, { 'x-request-id': requestId });
     }
+    const client = identifyClient(req, this.#trusted);
+    const choice = this.#affinity.choose(req, this.table, client);
+    const target = choice?.route.targets.pick(undefined, 'tunnel');
+    if (!choice || !target) return endWithStatus(socket, 503, `no release of ${this.service} is serving (request ${requestId})`, { 'retry-after': '1', 'x-request-id': requestId });
     (socket as Socket).setNoDelay?.(true);
-    const startedAt = performance.now();
-    new Tunnel(req, socket, head, target, forwardedInfo(req, requestId), () => {
-      this.#log.debug({ service: this.service, instance: target.id, ms: performance.now() - startedAt }, 'tunnel closed');
+    const forced = choice.forced !== undefined;
+    new Tunnel({
+      req,
+      client: socket,
+      head,
+      target,
+      headers: upstreamHeaders(req, { requestId, client }, true),
+      requestId,
+      setCookie: choice.setCookie,
+      timeoutMs: target.timeoutMs,
+      onAnswer: (status, latencyMs) => {
+        this.stats(target.release).record(status, latencyMs, status === 0, forced);
+        if (!forced) this.observer?.(target.release, status > 0 && status < 500, latencyMs, false);
+      },
+      onClose: () => this.#log.debug({ service: this.service, instance: target.id, requestId }, 'tunnel closed'),
     });
   }
 
-  #answer(res: ServerResponse, status: number, message: string, requestId: string): void {
+  /** The client's error or a limit it hit: answered here, and the connection closes after it. */
+  #reject(res: ServerResponse, status: number, message: string, requestId: string, extra: Record<string, string> = {}): void {
+    this.#count(status);
+    res.shouldKeepAlive = false;
+    this.#answer(res, status, message, requestId, status === 405 ? { allow: allowedMethods, ...extra } : extra);
+  }
+
+  #count(status: number): void {
+    this.rejections[status] = (this.rejections[status] ?? 0) + 1;
+  }
+
+  #answer(res: ServerResponse, status: number, message: string, requestId: string, extra: Record<string, string> = {}): void {
     if (res.headersSent || res.destroyed) return void res.destroy();
     const body = `zdd: ${message} (request ${requestId})\n`;
     res.writeHead(status, {
@@ -291,42 +408,13 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       'content-length': Buffer.byteLength(body),
       'x-request-id': requestId,
       ...(status === 503 ? { 'retry-after': '1' } : {}),
+      ...extra,
     });
     res.end(body);
   }
 }
 
-/** Bodies up to this size are buffered during a canary so a retry on stable can resend them. */
-const maxReplayBody = 64 * 1024;
-
-function replayable(req: IncomingMessage): boolean {
-  const len = Number(req.headers['content-length']);
-  return req.headers['transfer-encoding'] === undefined && Number.isInteger(len) && len <= maxReplayBody;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-}
-
-function forwardedInfo(req: IncomingMessage, requestId: string): ForwardedInfo {
-  let ip = req.socket.remoteAddress ?? '';
-  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
-  return { requestId, clientIp: ip, trustForwarded: isLoopback(ip) };
-}
-
-function parseCookies(header: string | undefined): Map<string, string> | undefined {
-  if (!header) return undefined;
-  const out = new Map<string, string>();
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
-  }
-  return out;
 }

@@ -15,6 +15,9 @@ const allowed: Record<TargetState, TargetState[]> = {
   removed: [],
 };
 
+/** What a request needs of a target: a pool connection, one for a streamed upload, or none (a tunnel opens its own). */
+export type SlotKind = 'request' | 'stream' | 'tunnel';
+
 /** Something in flight on a target that a drain deadline must be able to end: a request or a tunnel. */
 export interface Cancellable {
   cancel(): void;
@@ -35,14 +38,22 @@ export interface DrainResult {
 }
 
 /** One upstream instance as the proxy sees it: its address, its connection pool and what is in flight. */
-export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'connect-failure': [] }> {
+export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'connect-failure': []; room: [] }> {
   readonly id: string;
   readonly release: number;
   readonly host: string;
   readonly port: number;
   readonly pool: Pool;
   state: TargetState = 'adding';
+  /** Requests and tunnels in flight (what a drain waits for). */
   inFlight = 0;
+  /** Requests holding one of the pool's connections; the pool has `capacity`. */
+  busy = 0;
+  /** Of those, requests streaming a large body, which may hold at most half of them. */
+  streaming = 0;
+  readonly capacity: number;
+  /** Upper bound on waiting for the instance's response headers (proxy.timeout). */
+  readonly timeoutMs: number;
   readonly #active = new Set<Cancellable>();
 
   constructor(o: TargetOptions) {
@@ -51,6 +62,8 @@ export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'conn
     this.release = o.release;
     this.host = o.host;
     this.port = o.port;
+    this.capacity = o.connections;
+    this.timeoutMs = o.timeoutMs;
     const host = o.host.includes(':') ? `[${o.host}]` : o.host;
     this.pool = new Pool(`http://${host}:${o.port}`, {
       connections: o.connections,
@@ -73,6 +86,26 @@ export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'conn
 
   get routable(): boolean {
     return this.state === 'healthy' || this.state === 'unhealthy';
+  }
+
+  /**
+   * A free connection for one more request. Streamed uploads (slow by nature, or by malice) may hold at
+   * most half of them, so ordinary requests always find room.
+   */
+  hasRoom(kind: SlotKind): boolean {
+    if (kind === 'tunnel') return true;
+    return this.busy < this.capacity && (kind === 'request' || this.streaming < Math.max(1, this.capacity >> 1));
+  }
+
+  occupy(streamed: boolean): void {
+    this.busy++;
+    if (streamed) this.streaming++;
+  }
+
+  vacate(streamed: boolean): void {
+    this.busy--;
+    if (streamed) this.streaming--;
+    this.emit('room');
   }
 
   track(work: Cancellable): void {

@@ -143,7 +143,7 @@ describe('canary deploys', () => {
     }
     const first = await request(`${url}/`);
     const cookie = String(first.headers['set-cookie']).split(';')[0]!;
-    assert.match(cookie, /^zdd-bucket=\d+$/);
+    assert.match(cookie, /^zdd-bucket=\d+\.[\w-]{16}$/);
     const mine = JSON.parse(first.body).version as string;
     for (let i = 0; i < 30; i++) assert.equal(JSON.parse((await request(`${url}/`, { headers: { cookie } })).body).version, mine);
     const s = await serviceStatus(project.dir);

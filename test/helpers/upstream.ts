@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import pino from 'pino';
+import { Affinity } from '../../src/proxy/affinity.ts';
 import { ReleaseTargets } from '../../src/proxy/release-targets.ts';
-import { ServiceProxy } from '../../src/proxy/service-proxy.ts';
+import { ServiceProxy, type ProxyConfig } from '../../src/proxy/service-proxy.ts';
 import { Target } from '../../src/proxy/target.ts';
 import { freePort } from './ports.ts';
 
@@ -63,6 +64,8 @@ export interface TargetOptions {
   release?: number;
   timeoutMs?: number;
   healthy?: boolean;
+  /** Pool connections to the upstream (proxy.connections). */
+  connections?: number;
 }
 
 let seq = 0;
@@ -70,7 +73,7 @@ let seq = 0;
 /** A target for `port`, healthy unless asked otherwise. */
 export function makeTarget(port: number, o: TargetOptions = {}): Target {
   const release = o.release ?? 1;
-  const t = new Target({ id: `web-r${release}-${++seq}`, release, host: '127.0.0.1', port, connections: 16, timeoutMs: o.timeoutMs ?? 2000 });
+  const t = new Target({ id: `web-r${release}-${++seq}`, release, host: '127.0.0.1', port, connections: o.connections ?? 16, timeoutMs: o.timeoutMs ?? 2000 });
   if (o.healthy ?? true) t.transition('healthy');
   return t;
 }
@@ -88,13 +91,21 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/** The secret test proxies sign bucket cookies with, so a test can hold a cookie for a chosen bucket. */
+export const testSecret = Buffer.alloc(32, 7);
+
+/** A Cookie header placing the client in `bucket` (signed as a test proxy of `service` signs it). */
+export function bucketCookieFor(bucket: number, service = 'web'): string {
+  return `zdd-bucket=${new Affinity(service, testSecret).cookieValue(bucket)}`;
+}
+
 /** A ServiceProxy for service "web" listening on a free port of 127.0.0.1. */
-export async function startProxy(service = 'web'): Promise<RunningProxy> {
+export async function startProxy(service = 'web', proxyConfig: Partial<ProxyConfig> = {}): Promise<RunningProxy> {
   // ServiceProxy listens where it is told and does not report a port chosen by the OS, so pick a free one
   // (and pick again in the rare case another process took it in between).
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const proxy = new ServiceProxy(service, { host: '127.0.0.1', port }, pino({ level: 'silent' }));
+    const proxy = new ServiceProxy(service, { host: '127.0.0.1', port }, pino({ level: 'silent' }), { proxy: proxyConfig, secret: testSecret });
     try {
       await proxy.listen();
     } catch (err) {

@@ -121,8 +121,16 @@ describe('request and response bodies through the proxy', () => {
     assert.equal(echo.contentLength, String(body.length));
   });
 
-  it('delivers a 1 MB chunked POST body intact', async () => {
+  it('delivers a 1 MiB chunked POST body intact, read in full first and sent with its length', async () => {
     const body = randomBytes(1024 * 1024);
+    const echo = await post(body, true);
+    assert.equal(echo.bytes, body.length);
+    assert.equal(echo.sha256, sha256(body));
+    assert.equal(echo.contentLength, String(body.length));
+  });
+
+  it('streams a 3 MiB chunked POST body intact (too large to hold), still chunked', async () => {
+    const body = randomBytes(3 * 1024 * 1024);
     const echo = await post(body, true);
     assert.equal(echo.bytes, body.length);
     assert.equal(echo.sha256, sha256(body));

@@ -157,19 +157,29 @@ describe('proxy headers', () => {
     assert.equal(req.rawHeaders.filter((h) => h.toLowerCase() === 'x-forwarded-host').length, 1);
   });
 
-  it('replaces X-Forwarded-Proto and X-Forwarded-Host sent by an untrusted (non-loopback) client', async () => {
+  it('replaces X-Forwarded-For, -Proto, -Host and X-Real-IP and drops Forwarded sent by an untrusted (non-loopback) client', async () => {
     // A real request as the proxy would receive it, headers computed as for a client at 198.51.100.9.
     respond = ok;
     const seen = nextRequest(upstream);
     await send(`http://127.0.0.1:${upstream.port}`, {
-      headers: { host: 'app.example.test', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example.test', 'x-forwarded-for': '10.0.0.1' },
+      headers: {
+        host: 'app.example.test',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example.test',
+        'x-forwarded-for': '10.0.0.1',
+        'x-real-ip': '10.0.0.2',
+        forwarded: 'for=10.0.0.3;proto=https',
+      },
     });
     const req = await seen;
-    const flat = upstreamHeaders(req, { requestId: 'rid-1', clientIp: '198.51.100.9', trustForwarded: false });
+    const client = { peer: '198.51.100.9', peerTrusted: false, ip: '198.51.100.9', trusted: false };
+    const flat = upstreamHeaders(req, { requestId: 'rid-1', client });
     const get = (name: string) => flat.filter((_, i) => i % 2 === 1 && flat[i - 1]!.toLowerCase() === name);
     assert.deepEqual(get('x-forwarded-proto'), ['http']);
     assert.deepEqual(get('x-forwarded-host'), ['app.example.test']);
-    assert.deepEqual(get('x-forwarded-for'), ['10.0.0.1, 198.51.100.9']);
+    assert.deepEqual(get('x-forwarded-for'), ['198.51.100.9']);
+    assert.deepEqual(get('x-real-ip'), ['198.51.100.9']);
+    assert.deepEqual(get('forwarded'), []);
     assert.deepEqual(get('x-request-id'), ['rid-1']);
     assert.deepEqual(get('host'), ['app.example.test']);
   });

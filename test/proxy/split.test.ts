@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { ReleaseTargets } from '../../src/proxy/release-targets.ts';
 import { bucketCount, routeByName, routeForBucket, type Route, type RouteTable } from '../../src/proxy/route-table.ts';
-import { group, makeTarget, refusedPort, send, sha256, startNamedUpstream, startProxy, startUpstream, type RunningProxy, type Upstream } from '../helpers/upstream.ts';
+import { bucketCookieFor, group, makeTarget, refusedPort, send, sha256, startNamedUpstream, startProxy, startUpstream, type RunningProxy, type Upstream } from '../helpers/upstream.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -121,7 +121,7 @@ describe('traffic split through the proxy', () => {
   }
 
   function bucketOf(setCookie: string | undefined): number {
-    const m = /^zdd-bucket=(\d+); Path=\/; HttpOnly; SameSite=Lax$/.exec(setCookie ?? '');
+    const m = /^zdd-bucket=(\d+)\.[\w-]{16}; Path=\/; HttpOnly; SameSite=Lax$/.exec(setCookie ?? '');
     assert.ok(m, `a zdd-bucket cookie: ${setCookie}`);
     return Number(m[1]);
   }
@@ -149,7 +149,7 @@ describe('traffic split through the proxy', () => {
   }
 
   it('the forcing header wins over a bucket cookie', async () => {
-    const r = await get({ 'x-zdd-release': 'canary', cookie: 'zdd-bucket=9999' });
+    const r = await get({ 'x-zdd-release': 'canary', cookie: bucketCookieFor(9999) });
     assert.equal(r.servedBy, 'canary');
   });
 
@@ -162,7 +162,7 @@ describe('traffic split through the proxy', () => {
       assert.equal(first.servedBy, bucket < 2000 ? 'canary' : 'stable', `bucket ${bucket}`);
       seenReleases.add(first.servedBy);
       for (let i = 0; i < 10; i++) {
-        const again = await get({ cookie: `zdd-bucket=${bucket}` });
+        const again = await get({ cookie: bucketCookieFor(bucket) });
         assert.equal(again.servedBy, first.servedBy, `client with bucket ${bucket}, request ${i}`);
         assert.equal(again.setCookie, undefined, 'a known bucket is not set again');
       }
@@ -170,17 +170,17 @@ describe('traffic split through the proxy', () => {
   });
 
   it('routes a known bucket by its position: the lowest buckets to the canary', async () => {
-    assert.equal((await get({ cookie: 'zdd-bucket=0' })).servedBy, 'canary');
-    assert.equal((await get({ cookie: 'zdd-bucket=1999' })).servedBy, 'canary');
-    assert.equal((await get({ cookie: 'zdd-bucket=2000' })).servedBy, 'stable');
-    assert.equal((await get({ cookie: 'zdd-bucket=9999' })).servedBy, 'stable');
+    assert.equal((await get({ cookie: bucketCookieFor(0) })).servedBy, 'canary');
+    assert.equal((await get({ cookie: bucketCookieFor(1999) })).servedBy, 'canary');
+    assert.equal((await get({ cookie: bucketCookieFor(2000) })).servedBy, 'stable');
+    assert.equal((await get({ cookie: bucketCookieFor(9999) })).servedBy, 'stable');
   });
 
   it('gives a new bucket to a client whose bucket cookie is not a valid bucket', async () => {
     // An empty value (a cleared cookie) must not count as bucket 0, which would pin the client to the canary.
     for (const bad of ['10000', '-1', '1.5', 'abc', '']) {
       const r = await get({ cookie: `zdd-bucket=${bad}` });
-      assert.match(r.setCookie ?? '', /^zdd-bucket=\d+;/, `cookie zdd-bucket=${JSON.stringify(bad)} gets a new bucket`);
+      assert.match(r.setCookie ?? '', /^zdd-bucket=\d+\.[\w-]{16};/, `cookie zdd-bucket=${JSON.stringify(bad)} gets a new bucket`);
     }
   });
 
@@ -193,7 +193,7 @@ describe('traffic split through the proxy', () => {
     for (const weight of [50, 80]) {
       proxy.proxy.setSplit(split(weight), true);
       for (const c of clients) {
-        const now = (await get({ cookie: `zdd-bucket=${c.bucket}` })).servedBy;
+        const now = (await get({ cookie: bucketCookieFor(c.bucket) })).servedBy;
         if (c.release === 'canary') assert.equal(now, 'canary', `bucket ${c.bucket} went back to stable at ${weight}%`);
         c.release = now;
       }
@@ -255,7 +255,7 @@ describe('retry on stable', () => {
     observed.length = 0;
   });
   /** Bucket 0 belongs to the canary: a client that holds it is routed there like any user. */
-  const onCanary = 'zdd-bucket=0';
+  const onCanary = bucketCookieFor(0);
 
   it('answers a GET that the canary failed with 500 from stable, and still counts the canary failure', async () => {
     const errorsBefore = proxy.proxy.stats(canaryRelease).errors;
@@ -280,9 +280,9 @@ describe('retry on stable', () => {
     assert.deepEqual(observed, [{ release: canaryRelease, ok: false, retry: false }]);
   });
 
-  it('resends a PUT with a small body that the canary failed to stable, body intact (idempotent, buffered up to 64 KiB)', async () => {
-    const body = Buffer.from(JSON.stringify({ name: 'widget', tags: Array.from({ length: 500 }, (_, i) => `tag-${i}`) }));
-    assert.ok(body.length < 64 * 1024);
+  it('resends a PUT with a body that the canary failed to stable, body intact (idempotent, buffered up to 1 MiB)', async () => {
+    const body = Buffer.from(JSON.stringify({ name: 'widget', tags: Array.from({ length: 50_000 }, (_, i) => `tag-${i}`) }));
+    assert.ok(body.length > 64 * 1024 && body.length < 1024 * 1024);
     const reply = await send(proxy.url, { method: 'PUT', path: '/items/7', body, headers: { cookie: onCanary, 'content-type': 'application/json' } });
     assert.equal(reply.status, 200, reply.body.toString());
     assert.equal(reply.body.toString(), 'stable');
@@ -293,8 +293,8 @@ describe('retry on stable', () => {
     ]);
   });
 
-  it('does not resend a PUT whose body is larger than 64 KiB: the client sees the canary 500', async () => {
-    const body = Buffer.alloc(100 * 1024, 'x');
+  it('does not resend a PUT whose body is larger than 1 MiB (streamed, not held): the client sees the canary 500', async () => {
+    const body = Buffer.alloc(1536 * 1024, 'x');
     const stableBefore = stable.seen.length;
     const reply = await send(proxy.url, { method: 'PUT', path: '/items/8', body, headers: { cookie: onCanary } });
     assert.equal(reply.status, 500);
@@ -343,7 +343,7 @@ describe('retry on stable when a stable instance refuses the retry', () => {
       ],
       true,
     );
-    const reply = await send(proxy.url, { headers: { cookie: 'zdd-bucket=0' } });
+    const reply = await send(proxy.url, { headers: { cookie: bucketCookieFor(0) } });
     assert.equal(refusals, 1, 'the refusing stable instance got the retry first');
     assert.equal(reply.status, 200, reply.body.toString());
     assert.equal(reply.body.toString(), 'stable');
@@ -365,7 +365,7 @@ describe('retry on stable when the canary refuses connections', () => {
       true,
     );
     for (const method of ['GET', 'POST']) {
-      const reply = await send(proxy.url, { method, body: method === 'POST' ? 'a=1' : undefined, headers: { cookie: 'zdd-bucket=0' } });
+      const reply = await send(proxy.url, { method, body: method === 'POST' ? 'a=1' : undefined, headers: { cookie: bucketCookieFor(0) } });
       assert.equal(reply.status, 200, `${method}: ${reply.body.toString()}`);
       assert.equal(reply.body.toString(), 'stable');
     }
@@ -395,6 +395,6 @@ describe('the bucket cookie next to the application\'s own cookies', () => {
     assert.equal(cookies.length, 3, JSON.stringify(cookies));
     assert.ok(cookies.includes('session=abc; HttpOnly'));
     assert.ok(cookies.includes('theme=dark'));
-    assert.ok(cookies.some((c) => /^zdd-bucket=\d+; Path=\/; HttpOnly; SameSite=Lax$/.test(c)));
+    assert.ok(cookies.some((c) => /^zdd-bucket=\d+\.[\w-]{16}; Path=\/; HttpOnly; SameSite=Lax$/.test(c)));
   });
 });

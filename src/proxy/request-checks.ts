@@ -1,0 +1,38 @@
+import type { IncomingMessage } from 'node:http';
+
+/** A request the proxy answers itself, without bothering an upstream. */
+export interface Rejection {
+  status: 400 | 405;
+  message: string;
+}
+
+/** Methods an app may be sent; 405 answers list them. TRACE (reflects headers, XST) and CONNECT are not among them. */
+export const allowedMethods = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
+ * Checks every request (upgrades too) must pass before it reaches an app. They are the client's errors:
+ * answered 400/405 here and never counted against a release.
+ */
+export function checkRequest(req: IncomingMessage): Rejection | undefined {
+  if (req.url?.[0] !== '/') {
+    // Asterisk-form (OPTIONS *) and absolute-form targets are for proxies and servers, not for an app.
+    return { status: 400, message: 'only origin-form request targets (starting with /) are forwarded' };
+  }
+  const hosts = hostCount(req.rawHeaders);
+  // RFC 9112 §3.2: a request without Host, or with more than one, gets 400. (HTTP/1.0 may omit Host;
+  // zdd still needs one to tell the app which site was asked for.)
+  if (hosts === 0) return { status: 400, message: 'a Host header is required' };
+  if (hosts > 1) return { status: 400, message: 'more than one Host header' };
+  if (!validHost.test(req.headers.host!)) return { status: 400, message: 'the Host header is not a host name or address' };
+  if (req.method === 'TRACE' || req.method === 'CONNECT') return { status: 405, message: `${req.method} is not allowed` };
+  return undefined;
+}
+
+/** RFC 3986 reg-name or IPv4 address, or a bracketed IPv6 literal, with an optional port. */
+const validHost = /^(?:[\w.~!$&'()*+,;=%-]+|\[[\da-fA-F:.]+\])(?::\d{1,5})?$/;
+
+function hostCount(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') n++;
+  return n;
+}
