@@ -1,6 +1,7 @@
 // The example app zdd's demo deploys: any process that listens on $PORT works the same way.
 // Knobs (environment): APP_VERSION, ERROR_RATE (share of requests answered 500), EXTRA_LATENCY_MS,
-// START_DELAY_MS (slow boot), CRASH_ON_START=1, UNHEALTHY=1 (health check fails).
+// START_DELAY_MS (slow boot), CRASH_ON_START=1, UNHEALTHY=1 (health check fails). GET /status/<code>
+// answers with that status.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -39,6 +40,9 @@ export function createApp() {
       return;
     }
     if (url.pathname === '/headers') return reply(200, { version, headers: req.headers });
+    // /status/404, /status/503…: answers with that status, for trying out error handling.
+    const asked = /^\/status\/([1-5]\d\d)$/.exec(url.pathname);
+    if (asked) return reply(Number(asked[1]), { version, status: Number(asked[1]) });
     reply(200, { version, pid: process.pid, path: url.pathname });
   });
 }
