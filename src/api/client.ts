@@ -1,7 +1,8 @@
 import http from 'node:http';
-import { readDaemonInfo, socketPathFor } from '../daemon/paths.ts';
 import type { DeployEvent } from '../deploy/events.ts';
+import { errnoOf } from '../daemon/socket-trust.ts';
 import { ZddError } from '../errors.ts';
+import { connectionError, trustedSocket } from './daemon-socket.ts';
 
 interface ApiErrorBody {
   error?: { code?: string; message?: string; hint?: string };
@@ -14,7 +15,7 @@ const connectGraceMs = 1_500;
 
 /**
  * The CLI's side of the control API: finds the daemon through the data dir and speaks JSON to it over
- * its Unix socket. Built on node:http so that a CLI command starts fast.
+ * its Unix socket. Built on node:http so that a CLI command starts fast. Every failure is a ZddError.
  */
 export class ControlClient {
   readonly #dataDir: string;
@@ -34,31 +35,34 @@ export class ControlClient {
   /** A deployment's NDJSON events, each passed to onEvent; resolves with the "finished" event. */
   async stream(method: 'GET' | 'POST', path: string, body: unknown, onEvent: (e: DeployEvent) => void): Promise<Finished | undefined> {
     const res = await this.#request(method, path, body);
-    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, JSON.parse(await text(res)) as ApiErrorBody);
+    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, parse<ApiErrorBody>(await text(res)));
     let buffer = '';
     let finished: Finished | undefined;
     res.setEncoding('utf8');
-    for await (const chunk of res) {
-      buffer += chunk as string;
-      let i: number;
-      while ((i = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, i);
-        buffer = buffer.slice(i + 1);
-        if (!line.trim()) continue;
-        const event = JSON.parse(line) as DeployEvent;
-        if (event.type === 'finished') finished = event;
-        onEvent(event);
+    try {
+      for await (const chunk of res) {
+        buffer += chunk as string;
+        let i: number;
+        while ((i = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, i);
+          buffer = buffer.slice(i + 1);
+          if (!line.trim()) continue;
+          const event = parse<DeployEvent>(line);
+          if (event.type === 'finished') finished = event;
+          onEvent(event);
+        }
       }
+    } catch (err) {
+      if (err instanceof ZddError) throw err;
+      throw stoppedAnswering();
     }
-    if (!finished && method === 'POST') {
-      throw new ZddError('DAEMON_GONE', 'the daemon stopped answering before the deployment finished', 'see its state with: zdd status');
-    }
+    if (!finished && method === 'POST') throw stoppedAnswering();
     return finished;
   }
 
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.#request(method, path, body);
-    const value = JSON.parse(await text(res)) as T & ApiErrorBody;
+    const value = parse<T & ApiErrorBody>(await text(res));
     if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, value);
     return value;
   }
@@ -70,11 +74,13 @@ export class ControlClient {
   async #request(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
     const deadline = Date.now() + connectGraceMs;
     for (;;) {
+      // Checked on every try: the socket may appear (or change hands) while we wait.
+      const socketPath = trustedSocket(this.#dataDir);
       try {
-        return await this.#send(method, path, body);
+        return await send(socketPath, method, path, body);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
+        const code = errnoOf(err);
+        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw connectionError(err, this.#dataDir, socketPath);
         if (Date.now() >= deadline) {
           throw new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${this.#dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)');
         }
@@ -82,17 +88,16 @@ export class ControlClient {
       }
     }
   }
+}
 
-  #send(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const socketPath = readDaemonInfo(this.#dataDir)?.socket ?? socketPathFor(this.#dataDir);
-    return new Promise((resolve, reject) => {
-      const headers = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
-      const req = http.request({ socketPath, method, path, headers }, resolve);
-      req.once('error', reject);
-      req.end(payload);
-    });
-  }
+function send(socketPath: string, method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const headers = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
+    const req = http.request({ socketPath, method, path, headers }, resolve);
+    req.once('error', reject);
+    req.end(payload);
+  });
 }
 
 export class ApiError extends ZddError {
@@ -103,11 +108,28 @@ export class ApiError extends ZddError {
   }
 }
 
+/** The whole answer; one cut off (the daemon died or reset the connection) is DAEMON_GONE. */
 async function text(res: http.IncomingMessage): Promise<string> {
   let s = '';
   res.setEncoding('utf8');
-  for await (const chunk of res) s += chunk as string;
+  try {
+    for await (const chunk of res) s += chunk as string;
+  } catch {
+    throw new ZddError('DAEMON_GONE', 'the daemon stopped answering in the middle of its answer', 'see whether it still runs, and what it did: zdd status');
+  }
   return s;
+}
+
+function parse<T>(s: string): T {
+  try {
+    return JSON.parse(s) as T;
+  } catch {
+    throw new ZddError('BAD_ANSWER', `the daemon answered something that is not JSON: ${JSON.stringify(s.slice(0, 80))}`, 'check that the control socket belongs to a zdd daemon of the same version (zdd --version)');
+  }
+}
+
+function stoppedAnswering(): ZddError {
+  return new ZddError('DAEMON_GONE', 'the daemon stopped answering before the deployment finished', 'see its state with: zdd status');
 }
 
 function toError(status: number, body: ApiErrorBody): ApiError {

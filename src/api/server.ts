@@ -5,6 +5,7 @@ import type { DeployEngine, Started } from '../deploy/engine.ts';
 import type { DeployEvent } from '../deploy/events.ts';
 import { ZddError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
+import { badRequest, env, limitParam, optionalBoolean, optionalRelease, optionalString, pathParam } from './params.ts';
 import { redactEnv } from './redact.ts';
 import { serviceStatus } from './status.ts';
 
@@ -52,12 +53,12 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
     method: 'POST',
     pattern: /^\/v1\/services\/([^/]+)\/rollback$/,
     handler: (ctx, _req, res, { service, body }) =>
-      stream(res, (listener) => ctx.engine.rollback(service, typeof body.to === 'number' ? body.to : undefined, listener)),
+      stream(res, (listener) => ctx.engine.rollback(service, optionalRelease(body.to, 'to'), listener)),
   },
   {
     method: 'POST',
     pattern: /^\/v1\/services\/([^/]+)\/promote$/,
-    handler: (ctx, _req, res, { service, body }) => json(res, 200, { message: ctx.engine.promote(service, body.full === true) }),
+    handler: (ctx, _req, res, { service, body }) => json(res, 200, { message: ctx.engine.promote(service, optionalBoolean(body.full, 'full') === true) }),
   },
   {
     method: 'POST',
@@ -81,9 +82,9 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
     pattern: /^\/v1\/services\/([^/]+)\/history$/,
     handler: (ctx, _req, res, { service, query }) => {
       // Every release once: the newest are listed, all of them name the deployments' releases.
+      const limit = limitParam(query);
       const all = ctx.store.releases(service, 10_000);
       if (!ctx.engine.services.has(service) && all.length === 0) throw unknown(ctx, service);
-      const limit = Math.min(500, Number(query.get('limit') ?? 20) || 20);
       const releases = all.slice(0, limit).map((r) => ({
         number: r.number,
         version: r.version,
@@ -124,12 +125,14 @@ export function createApiServer(ctx: ApiContext): http.Server {
 }
 
 async function handle(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://zdd');
+  const url = URL.parse(req.url ?? '/', 'http://zdd');
+  if (!url) throw badRequest(`not a valid request target: ${JSON.stringify(req.url)}`);
   for (const route of routes) {
     const m = route.pattern.exec(url.pathname);
     if (!m || route.method !== req.method) continue;
+    const service = pathParam(m[1] ?? '', 'service name');
     const body = req.method === 'POST' ? await readJson(req) : {};
-    await route.handler(ctx, req, res, { service: decodeURIComponent(m[1] ?? ''), body, query: url.searchParams });
+    await route.handler(ctx, req, res, { service, body, query: url.searchParams });
     return;
   }
   json(res, 404, { error: { code: 'NOT_FOUND', message: `no API route ${req.method} ${url.pathname}` } });
@@ -177,7 +180,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   let text = '';
   for await (const chunk of req) {
     text += chunk;
-    if (text.length > 1_000_000) throw new ZddError('BAD_REQUEST', 'request body too large');
+    if (text.length > 1_000_000) throw badRequest('request body too large');
   }
   if (!text) return {};
   try {
@@ -186,24 +189,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   } catch {
     // fall through
   }
-  throw new ZddError('BAD_REQUEST', 'request body must be a JSON object');
-}
-
-function optionalString(v: unknown, name: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v === '') throw new ZddError('BAD_REQUEST', `${name} must be a non-empty string`);
-  return v;
-}
-
-function env(v: unknown): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ZddError('BAD_REQUEST', 'env must be an object');
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new ZddError('BAD_REQUEST', `env name "${k}" is not valid: use letters, digits and _`);
-    out[k] = String(val);
-  }
-  return out;
+  throw badRequest('request body must be a JSON object');
 }
 
 function unknown(ctx: ApiContext, service: string): ZddError {

@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import { historyLimit, integerIn } from '../../api/params.ts';
 import { formatDuration } from '../../config/duration.ts';
+import { ZddError } from '../../errors.ts';
 import type { DeploymentStatus, DeploymentStep, ReleaseState } from '../../store/store.ts';
 import { bad, bold, clock, dim, marks, ok, table, warn } from '../format.ts';
 import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
@@ -26,10 +28,12 @@ export function historyCommand(): Command {
   return withCommonOptions(new Command('history'))
     .description('releases and deployments of a service, with every step and outcome')
     .argument('<service>', 'service name from zdd.yaml')
-    .option('-n, --limit <n>', 'how many releases and deployments', '10')
+    .option('-n, --limit <n>', `how many releases and deployments (${historyLimit.min} to ${historyLimit.max})`, '10')
     .option('--steps', 'show every step of every deployment (default: steps of the latest one and of failures)')
     .action(async (service: string, o: CommonOptions & { limit: string; steps?: boolean }) => {
-      const h = await withClient(o, (c) => c.get<HistoryResponse>(`/v1/services/${encodeURIComponent(service)}/history?limit=${Number(o.limit) || 10}`));
+      const limit = integerIn(o.limit, historyLimit.min, historyLimit.max);
+      if (limit === undefined) throw new ZddError('USAGE', `-n/--limit expects a whole number from ${historyLimit.min} to ${historyLimit.max}, got "${o.limit}"`);
+      const h = await withClient(o, (c) => c.get<HistoryResponse>(`/v1/services/${encodeURIComponent(service)}/history?limit=${limit}`));
       process.stdout.write(o.json ? `${JSON.stringify(h, null, 2)}\n` : render(h, o.steps === true));
     });
 }

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readdirSync, readSync, statSync, watchFile } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { integerIn } from '../../api/params.ts';
 import { ZddError } from '../../errors.ts';
 import { dataDir, withCommonOptions, type CommonOptions } from '../context.ts';
 import { dim } from '../format.ts';
@@ -24,6 +25,10 @@ export function logsCommand(): Command {
     .option('-n, --lines <n>', 'lines per instance', '40')
     .option('-f, --follow', 'keep printing what they write until interrupted')
     .action((service: string, o: LogsOptions) => {
+      const lines = integerIn(o.lines, 1, 1_000_000);
+      if (lines === undefined) throw new ZddError('USAGE', `-n/--lines expects a whole number from 1 to 1000000, got "${o.lines}"`);
+      const wanted = o.release === undefined ? undefined : integerIn(o.release, 1, Number.MAX_SAFE_INTEGER);
+      if (o.release !== undefined && wanted === undefined) throw new ZddError('USAGE', `-r/--release expects a release number (a whole number from 1), got "${o.release}"`);
       const dir = path.join(dataDir(o), 'logs', service);
       let files: { id: string; release: number; file: string }[];
       try {
@@ -35,11 +40,10 @@ export function logsCommand(): Command {
         files = [];
       }
       if (files.length === 0) throw new ZddError('NO_LOGS', `no instance logs for ${service} in ${dir}`, `deploy it first: zdd deploy ${service}`);
-      const release = o.release !== undefined ? Number(o.release) : Math.max(...files.map((f) => f.release));
+      const release = wanted ?? Math.max(...files.map((f) => f.release));
       const chosen = o.instance ? files.filter((f) => f.id === o.instance) : files.filter((f) => f.release === release);
       if (chosen.length === 0) throw new ZddError('USAGE', `no logs for ${o.instance ?? `release ${release}`} of ${service}`);
       chosen.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
-      const lines = Math.max(1, Number(o.lines) || 40);
       const prefix = (id: string) => (chosen.length > 1 ? dim(`${id} │ `) : '');
       for (const f of chosen) {
         if (chosen.length > 1) process.stdout.write(dim(`── ${f.id}\n`));

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { integerIn } from '../../api/params.ts';
 import { ExitCode, ZddError } from '../../errors.ts';
 import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
 import { ProgressPrinter } from '../progress.ts';
@@ -9,8 +10,8 @@ export function rollbackCommand(): Command {
     .argument('<service>', 'service name from zdd.yaml')
     .option('--to <release>', 'release number to go back to (default: the one live before this one)')
     .action(async (service: string, o: CommonOptions & { to?: string }) => {
-      const to = o.to === undefined ? undefined : Number(o.to);
-      if (to !== undefined && !Number.isInteger(to)) throw new ZddError('USAGE', `--to expects a release number, got "${o.to}"`);
+      const to = o.to === undefined ? undefined : integerIn(o.to, 1, Number.MAX_SAFE_INTEGER);
+      if (o.to !== undefined && to === undefined) throw new ZddError('USAGE', `--to expects a release number (a whole number from 1), got "${o.to}"`);
       const printer = new ProgressPrinter();
       const events: unknown[] = [];
       const finished = await withClient(o, (c) =>
