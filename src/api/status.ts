@@ -1,7 +1,9 @@
 import { formatListen } from '../config/listen.ts';
 import type { AnalysisSnapshot, ServiceState } from '../deploy/service-state.ts';
 import type { ReleaseStatsView } from '../proxy/release-stats.ts';
+import type { LogDrops } from '../runtime/log-file.ts';
 import type { ReleaseSet } from '../runtime/release-set.ts';
+import type { StoreHealth } from '../store/writes.ts';
 
 export interface InstanceStatus {
   id: string;
@@ -11,6 +13,8 @@ export interface InstanceStatus {
   inFlight: number;
   startedAt: number;
   restarts: number;
+  /** Output its log file lost (a full disk). */
+  logDrops: LogDrops;
 }
 
 export interface ReleaseStatus {
@@ -34,6 +38,15 @@ export interface ServiceStatus {
   /** Traffic split, newest release first. */
   split: { release: number; weight: number }[];
   deployment: { id: number; kind: string; strategy: string; release: number; step: string; startedAt: number; analysis: AnalysisSnapshot | null } | null;
+  /** Log output lost by the instances shown here, together. */
+  logDrops: { lines: number; bytes: number };
+}
+
+/** What the daemon could not write: behind the warnings of `zdd status`. */
+export interface DaemonHealth {
+  store: StoreHealth;
+  /** Lines of the daemon's own log that could not be written to its stdout. */
+  droppedLogLines: number;
 }
 
 export function serviceStatus(s: ServiceState): ServiceStatus {
@@ -49,12 +62,20 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
         inFlight: m.target.inFlight,
         startedAt: m.instance.startedAt,
         restarts: m.restarts,
+        logDrops: m.instance.logFile.drops,
       };
     });
     const r = set.release;
     return { number: r.number, version: r.version, createdAt: r.createdAt, instances, traffic: s.plane.stats(r.number).view(inFlight) };
   };
   const a = s.active;
+  const sets = [s.live, s.standby?.set, ...s.incoming, ...s.retiring];
+  const logDrops = { lines: 0, bytes: 0 };
+  for (const m of sets.flatMap((set) => (set ? [...set.members] : []))) {
+    const d = m.instance.logFile.drops;
+    logDrops.lines += d.lines;
+    logDrops.bytes += d.bytes;
+  }
   return {
     name: s.name,
     listen: formatListen(s.config.listen),
@@ -76,5 +97,6 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
           analysis: a.analysis ?? null,
         }
       : null,
+    logDrops,
   };
 }

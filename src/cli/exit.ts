@@ -1,6 +1,18 @@
 import { ExitCode, ZddError } from '../errors.ts';
 
-const usageCodes = new Set(['CONFIG_INVALID', 'CONFIG_NOT_FOUND', 'CONFIG_UNREADABLE', 'SERVICE_UNKNOWN', 'RELEASE_UNKNOWN', 'BAD_REQUEST', 'USAGE']);
+const usageCodes = new Set([
+  'CONFIG_INVALID',
+  'CONFIG_NOT_FOUND',
+  'CONFIG_UNREADABLE',
+  'SERVICE_UNKNOWN',
+  'RELEASE_UNKNOWN',
+  'BAD_REQUEST',
+  'USAGE',
+  // A listen address in zdd.yaml this machine will not give zdd: the config needs changing.
+  'LISTEN_IN_USE',
+  'LISTEN_DENIED',
+  'LISTEN_UNAVAILABLE',
+]);
 
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof ZddError)) return ExitCode.failed;

@@ -3,15 +3,18 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApiServer } from '../api/server.ts';
+import type { DaemonHealth } from '../api/status.ts';
 import { formatListen } from '../config/listen.ts';
 import { loadConfig } from '../config/load.ts';
 import { DeployEngine } from '../deploy/engine.ts';
 import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
+import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
 import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
+import { listenProxy } from './listen.ts';
 import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
 import type { LogFormat } from './logger.ts';
 import { reapOrphans } from './orphans.ts';
@@ -27,6 +30,8 @@ export interface DaemonOptions {
   takeover?: boolean;
   /** Called when the daemon has handed over to its successor and finished draining. */
   exit?: (code: number) => void;
+  /** Lines of this daemon's own log lost on the way to stdout, for status. */
+  droppedLogLines?: () => number;
 }
 
 /** How long a restart waits for the successor to be up, serving, from the same sockets. */
@@ -40,16 +45,18 @@ export class Daemon {
   readonly #proxies: ServiceProxy[];
   readonly #opts: DaemonOptions;
   readonly #socket: string;
+  readonly #info: DaemonInfo;
   #stopping: Promise<void> | undefined;
   #restarting = false;
 
-  private constructor(o: { engine: DeployEngine; store: Store; api: http.Server; proxies: ServiceProxy[]; opts: DaemonOptions; socket: string }) {
+  private constructor(o: { engine: DeployEngine; store: Store; api: http.Server; proxies: ServiceProxy[]; opts: DaemonOptions; socket: string; info: DaemonInfo }) {
     this.engine = o.engine;
     this.#store = o.store;
     this.#api = o.api;
     this.#proxies = o.proxies;
     this.#opts = o.opts;
     this.#socket = o.socket;
+    this.#info = o.info;
   }
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
@@ -64,6 +71,17 @@ export class Daemon {
     let engine: DeployEngine | undefined;
     let store: Store | undefined;
     let daemon: Daemon | undefined;
+    // Status reads health at each request (a getter, so it serialises as a plain field).
+    const about = {
+      pid: process.pid,
+      startedAt,
+      config: configPath,
+      dataDir,
+      version,
+      get health(): DaemonHealth | null {
+        return store ? { store: store.health(), droppedLogLines: opts.droppedLogLines?.() ?? 0 } : null;
+      },
+    };
     const api = createApiServer({
       get engine() {
         return engine!;
@@ -73,53 +91,53 @@ export class Daemon {
       },
       restart: () => daemon!.restart(),
       log,
-      daemon: { pid: process.pid, startedAt, config: configPath, dataDir, version },
+      daemon: about,
     });
     // The socket is the lock: bind it before touching anything else in the data dir.
     await bindControlSocket(api, socket, dataDir, readDaemonInfo(dataDir)?.pid);
-    const info: DaemonInfo = { pid: process.pid, socket, startedAt, config: configPath, version };
-    writeFileSync(daemonInfoFile(dataDir), JSON.stringify(info, null, 2), { mode: 0o600 });
-
-    store = new Store(path.join(dataDir, 'zdd.db'));
-    // A successor shares the data dir with the daemon it replaces, whose instances still serve.
-    if (!opts.takeover) reapOrphans(store, log);
-    for (const d of store.unfinishedDeployments()) {
-      store.finishDeployment(d.id, 'failed', 'zdd stopped during the deployment');
-    }
-
-    const secret = loadSecret(dataDir, (m) => log.warn(m));
-    const services = new Map<string, ServiceState>();
+    // From here on this process holds the data dir. A start that fails lets go of all it took (ports,
+    // instances, the socket, daemon.json, the database) before the error is reported, so the process can exit.
     const proxies: ServiceProxy[] = [];
     try {
+      const info: DaemonInfo = { pid: process.pid, socket, startedAt, config: configPath, version };
+      writeDaemonInfo(dataDir, info);
+
+      store = new Store(path.join(dataDir, 'zdd.db'), { log });
+      log.info(describeTracking());
+      // A successor shares the data dir with the daemon it replaces, whose instances still serve.
+      if (!opts.takeover) await reapOrphans(store, log, scopeOf(dataDir));
+      for (const d of store.unfinishedDeployments()) {
+        store.finishDeployment(d.id, 'failed', 'zdd stopped during the deployment');
+      }
+
+      const secret = loadSecret(dataDir, (m) => log.warn(m));
+      const services = new Map<string, ServiceState>();
       for (const svc of config.services.values()) {
         const proxy = new ServiceProxy(svc.name, svc.listen, log, { proxy: svc.proxy, secret });
-        if (!opts.takeover) await proxy.listen();
+        if (!opts.takeover) await listenProxy(proxy, configPath);
         proxies.push(proxy);
         services.set(svc.name, new ServiceState(svc, proxy));
         store.ensureService(svc.name);
       }
+      engine = new DeployEngine({ store, log, dataDir }, services, () => loadConfig(configPath));
+      daemon = new Daemon({ engine, store, api, proxies, opts: { ...opts, configPath, dataDir }, socket, info });
+
+      const restores: Promise<{ status: string; reason: string | null }>[] = [];
+      for (const svc of services.values()) {
+        const live = store.liveRelease(svc.name);
+        if (live) {
+          log.info({ service: svc.name, release: live.number }, `restoring release ${live.number} (${live.version})`);
+          restores.push(engine.restore(svc.name, live).done);
+        }
+      }
+      if (opts.takeover) await daemon.#takeOver(restores);
+      for (const p of proxies) log.info({ service: p.service }, `proxy listening on ${formatListen(p.address)}`);
+      log.info({ dataDir, socket }, `zdd ${version} ready`);
+      return daemon;
     } catch (err) {
-      await Promise.all(proxies.map((p) => p.close()));
-      api.close();
-      rmSync(socket, { force: true });
-      store.close();
+      await abandonStart({ api, socket, dataDir, proxies, engine, store, log });
       throw err;
     }
-    engine = new DeployEngine({ store, log, dataDir }, services, () => loadConfig(configPath));
-    daemon = new Daemon({ engine, store, api, proxies, opts: { ...opts, configPath, dataDir }, socket });
-
-    const restores: Promise<{ status: string; reason: string | null }>[] = [];
-    for (const svc of services.values()) {
-      const live = store.liveRelease(svc.name);
-      if (live) {
-        log.info({ service: svc.name, release: live.number }, `restoring release ${live.number} (${live.version})`);
-        restores.push(engine.restore(svc.name, live).done);
-      }
-    }
-    if (opts.takeover) await daemon.#takeOver(restores);
-    for (const p of proxies) log.info({ service: p.service }, `proxy listening on ${formatListen(p.address)}`);
-    log.info({ dataDir, socket }, `zdd ${version} ready`);
-    return daemon;
   }
 
   /** Successor: once every live release runs here too, serve from the old daemon's sockets. */
@@ -134,7 +152,7 @@ export class Daemon {
       adopted.add(service);
     });
     // Services new in zdd.yaml, or with a new listen address, get sockets of their own.
-    for (const p of this.#proxies) if (!adopted.has(p.service)) await p.listen();
+    for (const p of this.#proxies) if (!adopted.has(p.service)) await listenProxy(p, this.#opts.configPath);
     announceServing();
     this.#opts.log.info({ services: [...adopted] }, 'took over the sockets from the previous daemon');
   }
@@ -173,6 +191,12 @@ export class Daemon {
       await bindControlSocket(this.#api, this.#socket, this.#opts.dataDir);
       this.engine.resume();
       this.#restarting = false;
+      try {
+        // The successor wrote daemon.json as its own (and removed it if it failed cleanly).
+        writeDaemonInfo(this.#opts.dataDir, this.#info);
+      } catch (e) {
+        log.warn((e as Error).message);
+      }
       throw new ZddError('RESTART_FAILED', `restart failed: ${(err as Error).message}`, 'this daemon keeps serving; see its log');
     }
   }
@@ -216,4 +240,29 @@ export class Daemon {
       for (const set of [s.live, s.standby?.set, ...s.retiring, ...s.incoming]) set?.killAll();
     }
   }
+}
+
+function writeDaemonInfo(dataDir: string, info: DaemonInfo): void {
+  const file = daemonInfoFile(dataDir);
+  try {
+    writeFileSync(file, JSON.stringify(info, null, 2), { mode: 0o600 });
+  } catch (err) {
+    // A full disk can leave the file created but empty.
+    rmSync(file, { force: true });
+    throw new ZddError('DATA_DIR_UNWRITABLE', `cannot write ${file}: ${(err as Error).message}`, `free space on the filesystem that holds ${dataDir}, or make it writable`, { cause: err });
+  }
+}
+
+/** Undoes a start that failed after binding the control socket: nothing of this daemon may be left. */
+async function abandonStart(o: { api: http.Server; socket: string; dataDir: string; proxies: ServiceProxy[]; engine?: DeployEngine; store?: Store; log: Logger }): Promise<void> {
+  const closing = o.proxies.map((p) => p.close());
+  // Instances a restore already started.
+  await o.engine?.shutdown().catch((err: unknown) => o.log.error({ err }, 'stopping what the failed start had started'));
+  for (const p of o.proxies) p.closeAllConnections();
+  await Promise.all(closing);
+  o.api.close();
+  o.api.closeAllConnections();
+  rmSync(o.socket, { force: true });
+  if (readDaemonInfo(o.dataDir)?.pid === process.pid) rmSync(daemonInfoFile(o.dataDir), { force: true });
+  o.store?.close();
 }

@@ -48,6 +48,12 @@ export class DeployContext {
     return this.#parts.store;
   }
 
+  /**
+   * Steps are a journal, not a gate. A step the store cannot write (a full disk) is logged and counted
+   * and the deployment carries on: stopping a rollout midway over its paperwork would leave traffic
+   * half-moved. What must outlast a restart (the live release, release states, the outcome) the store
+   * keeps writing until it lands; what else goes missing is the history of this deployment.
+   */
   report(step: string, status: StepStatus, detail?: string): void {
     const s = this.#parts.store.addStep(this.deployment.id, step, status, detail);
     if (status === 'started') this.active.step = step;

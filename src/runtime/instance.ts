@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
-import path from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { ZddError } from '../errors.ts';
+import { LogFile } from './log-file.ts';
 import { LogTail } from './log-tail.ts';
+import { ownScope, trackProcesses, type ProcessTracker, type TrackingMode } from './process-tracker.ts';
+
+/** How long a stop waits, after the kill, for the instance's processes to be gone (one stuck in the kernel may never be). */
+const reapTimeoutMs = 5_000;
 
 export interface InstanceOptions {
   id: string;
@@ -15,6 +19,10 @@ export interface InstanceOptions {
   host: string;
   port: number;
   logFile: string;
+  /** Which daemon the instance belongs to (scopeOf its data dir); outside a daemon, this process's own. */
+  scope?: string;
+  /** false: track its processes through /proc even where a cgroup would do (tests; a daemon has ZDD_CGROUPS=off). */
+  cgroups?: boolean;
 }
 
 export interface InstanceExit {
@@ -25,8 +33,9 @@ export interface InstanceExit {
 export type InstanceState = 'running' | 'stopping' | 'exited';
 
 /**
- * One process of one release. It runs in its own process group so that stopping it reaches everything
- * the command started (a shell, a process manager, workers), not only the first process.
+ * One process of one release. It runs in its own process group, and on Linux in a cgroup of its own (or
+ * is found through /proc), so that stopping it reaches everything the command started (a shell, a process
+ * manager, workers, even one that left the group with setsid), not only the first process.
  */
 export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly id: string;
@@ -37,7 +46,11 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   exit: InstanceExit | undefined;
   readonly startedAt = Date.now();
   readonly #child: ChildProcess;
-  readonly #log: WriteStream;
+  readonly #tracker: ProcessTracker;
+  /** Once the main process has exited: whatever is left of the instance killed, its cgroup removed. */
+  readonly #reaped: Promise<boolean>;
+  /** Its output on disk; a full disk costs log lines there, never the instance or the daemon. */
+  readonly logFile: LogFile;
 
   constructor(options: InstanceOptions) {
     super();
@@ -46,8 +59,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     if (!existsSync(options.cwd) || !statSync(options.cwd).isDirectory()) {
       throw new ZddError('CWD_MISSING', `working directory ${options.cwd} does not exist`, 'check cwd in zdd.yaml or --cwd');
     }
-    mkdirSync(path.dirname(options.logFile), { recursive: true });
-    this.#log = createWriteStream(options.logFile, { flags: 'a' });
+    this.logFile = new LogFile(options.logFile);
     const env = {
       ...withoutZddSettings(process.env),
       ...options.env,
@@ -56,15 +68,17 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       ZDD_SERVICE: options.service,
       ZDD_RELEASE: String(options.release),
       ZDD_INSTANCE: options.id,
+      ZDD_SCOPE: options.scope ?? ownScope,
     };
+    this.#tracker = trackProcesses({ id: options.id, scope: env.ZDD_SCOPE, cgroups: options.cgroups });
     const [file, args] = typeof options.command === 'string' ? ['/bin/sh', ['-c', shellLine(options.command)]] : [options.command[0]!, options.command.slice(1)];
-    this.#child = spawn(file, args, { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = spawn(...this.#tracker.command(file, args, options.cwd, env), { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {
       const done = (exit: InstanceExit) => {
         if (this.exit) return;
         this.exit = exit;
         this.state = 'exited';
-        this.#log.end();
+        void this.logFile.end();
         resolve(exit);
         this.emit('exit', exit);
       };
@@ -77,11 +91,16 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
         done({ code: null, signal: null });
       });
     });
+    // An instance is over when its main process is: what it leaves behind goes too.
+    this.#reaped = new Promise<void>((resolve) => {
+      this.#child.once('exit', () => resolve());
+      this.#child.once('error', () => resolve());
+    }).then(() => this.#tracker.reap(reapTimeoutMs));
     for (const stream of [this.#child.stdout!, this.#child.stderr!]) {
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
         this.tail.push(chunk);
-        if (!this.#log.writableEnded) this.#log.write(chunk);
+        this.logFile.write(chunk);
       });
     }
   }
@@ -90,16 +109,29 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     return this.#child.pid;
   }
 
-  /** SIGTERM to the process group, then SIGKILL if it has not exited after graceMs. */
+  /** How its processes are found, and its cgroup if it has one. */
+  get tracking(): { mode: TrackingMode; cgroup: string | undefined } {
+    return { mode: this.#tracker.mode, cgroup: this.#tracker.cgroup };
+  }
+
+  /**
+   * SIGTERM to the process group and every tracked process, SIGKILL if the main process has not exited
+   * after graceMs; once it has, whatever is left is killed. Resolves when nothing tracked is left (or
+   * reapTimeoutMs after the kill, for a process that does not die).
+   */
   async stop(graceMs: number): Promise<InstanceExit> {
-    if (this.exit) return this.exit;
+    if (this.exit) {
+      await this.#reaped;
+      return this.exit;
+    }
     this.state = 'stopping';
     this.#signal('SIGTERM');
     const timer = setTimeout(() => this.#signal('SIGKILL'), graceMs);
     const exit = await this.exited;
     clearTimeout(timer);
-    // Children the command left behind in its group go too.
-    this.#signal('SIGKILL');
+    // Children the command left behind in its group go too (where nothing else tracks them).
+    this.#signalGroup('SIGKILL');
+    await this.#reaped;
     return exit;
   }
 
@@ -109,6 +141,13 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   }
 
   #signal(signal: NodeJS.Signals): void {
+    // Tracked processes first: one found through its parent must be found before the group's signal ends that parent.
+    if (signal === 'SIGKILL') this.#tracker.killNow();
+    else this.#tracker.signal(signal, this.#child.pid);
+    this.#signalGroup(signal);
+  }
+
+  #signalGroup(signal: NodeJS.Signals): void {
     const pid = this.#child.pid;
     if (pid === undefined) return;
     try {

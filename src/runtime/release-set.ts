@@ -9,6 +9,7 @@ import { Target } from '../proxy/target.ts';
 import type { Release, Store } from '../store/store.ts';
 import { describeExit, Instance } from './instance.ts';
 import { allocatePort } from './ports.ts';
+import { scopeOf } from './process-tracker.ts';
 
 const instanceHost = '127.0.0.1';
 const restartBackoffMs = [500, 1_000, 2_000, 5_000, 10_000, 30_000];
@@ -142,7 +143,9 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
       host: instanceHost,
       port,
       logFile: path.join(dataDir, 'logs', service, `${id}.log`),
+      scope: scopeOf(dataDir),
     });
+    this.#watchLog(instance);
     let target: Target;
     try {
       store.recordInstanceStart({ id, service, releaseId: this.release.id, pid: instance.pid, port });
@@ -251,6 +254,17 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
         this.#say(`replacement for ${crashed} failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Output the instance's log file loses (a full disk) shows in the daemon log: at once, then once a minute. */
+  #watchLog(instance: Instance): void {
+    const { log, service } = this.#ctx;
+    const file = instance.logFile.file;
+    const where = { service, release: this.release.number, instance: instance.id };
+    instance.logFile.on('dropping', (d) =>
+      log.warn({ ...where, droppedLines: d.lines, droppedBytes: d.bytes }, `cannot write ${file} (${d.error}): ${d.lines} line(s) of ${instance.id}'s output dropped so far`),
+    );
+    instance.logFile.on('resumed', (d) => log.info({ ...where, droppedLines: d.lines }, `writing ${file} again; ${d.lines} line(s) were dropped in all`));
   }
 
   #say(message: string): void {

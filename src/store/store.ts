@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ServiceConfig } from '../config/load.ts';
 import { openDatabase } from './db.ts';
+import { StoreOpenError, Writes, type StoreHealth, type WritesOptions } from './writes.ts';
 
 /** What a release runs: the service's config at deploy time with the deploy's overrides applied. */
 export type ReleaseSpec = Omit<ServiceConfig, 'name'>;
@@ -81,22 +82,39 @@ function statements(db: DatabaseSync) {
   };
 }
 
-/** The daemon's record of services, releases, deployments and events, in one SQLite file. */
+/**
+ * The daemon's record of services, releases, deployments and events, in one SQLite file. What a failed
+ * write means (throw, keep and retry, or drop and count) depends on the write: see Writes.
+ */
 export class Store {
   readonly db: DatabaseSync;
+  readonly file: string;
   readonly #q: ReturnType<typeof statements>;
+  readonly #writes: Writes;
 
-  constructor(file: string) {
-    this.db = openDatabase(file);
+  constructor(file: string, o: WritesOptions = {}) {
+    this.file = file;
+    try {
+      this.db = openDatabase(file);
+    } catch (err) {
+      throw new StoreOpenError(file, err);
+    }
     this.#q = statements(this.db);
+    this.#writes = new Writes(file, o);
   }
 
+  /** Closes the database, after one last try at the changes not yet written. */
   close(): void {
+    this.#writes.close();
     this.db.close();
   }
 
+  health(): StoreHealth {
+    return this.#writes.health();
+  }
+
   ensureService(name: string): void {
-    this.#q.upsertService.run(name, Date.now());
+    this.#writes.need(`service ${name}`, () => this.#q.upsertService.run(name, Date.now()));
   }
 
   liveRelease(service: string): Release | undefined {
@@ -104,16 +122,19 @@ export class Store {
     return row && toRelease(row);
   }
 
+  /** Never throws: kept and written again until it lands. */
   setLiveRelease(service: string, releaseId: number): void {
-    this.#q.setLive.run(releaseId, service);
+    this.#writes.keep(`live:${service}`, `the live release of ${service}`, () => this.#q.setLive.run(releaseId, service));
   }
 
   createRelease(service: string, version: string | undefined, spec: ReleaseSpec): Release {
-    this.ensureService(service);
-    const { n } = this.#q.nextNumber.get(service) as { n: number };
-    const label = version ?? `r${n}`;
-    const { lastInsertRowid } = this.#q.insertRelease.run(service, n, label, JSON.stringify(spec), 'pending', Date.now());
-    return this.release(Number(lastInsertRowid))!;
+    const id = this.#writes.need(`the new release of ${service}`, () => {
+      this.#q.upsertService.run(service, Date.now());
+      const { n } = this.#q.nextNumber.get(service) as { n: number };
+      const label = version ?? `r${n}`;
+      return this.#q.insertRelease.run(service, n, label, JSON.stringify(spec), 'pending', Date.now()).lastInsertRowid;
+    });
+    return this.release(Number(id))!;
   }
 
   release(id: number): Release | undefined {
@@ -130,17 +151,22 @@ export class Store {
     return (this.#q.releases.all(service, limit) as Row[]).map(toRelease);
   }
 
+  /** Never throws: kept and written again until it lands. */
   setReleaseState(id: number, state: ReleaseState): void {
-    this.#q.setReleaseState.run(state, id);
+    this.#writes.keep(`state:${id}`, `the state (${state}) of release id ${id}`, () => this.#q.setReleaseState.run(state, id));
   }
 
   startDeployment(d: { service: string; kind: DeploymentKind; strategy: string; releaseId: number; fromReleaseId: number | null }): Deployment {
-    const { lastInsertRowid } = this.#q.insertDeployment.run(d.service, d.kind, d.strategy, d.releaseId, d.fromReleaseId, 'running', Date.now());
+    const { lastInsertRowid } = this.#writes.need(`the ${d.kind} of ${d.service}`, () =>
+      this.#q.insertDeployment.run(d.service, d.kind, d.strategy, d.releaseId, d.fromReleaseId, 'running', Date.now()),
+    );
     return this.deployment(Number(lastInsertRowid))!;
   }
 
+  /** Never throws: kept and written again until it lands. */
   finishDeployment(id: number, status: DeploymentStatus, reason: string | null): void {
-    this.#q.finishDeployment.run(status, reason, Date.now(), id);
+    const at = Date.now();
+    this.#writes.keep(`deployment:${id}`, `the outcome (${status}) of deployment #${id}`, () => this.#q.finishDeployment.run(status, reason, at, id));
   }
 
   deployment(id: number): Deployment | undefined {
@@ -157,9 +183,10 @@ export class Store {
     return (this.#q.unfinished.all() as Row[]).map(toDeployment);
   }
 
+  /** Journal: never throws; returns the step whether or not it could be written. */
   addStep(deploymentId: number, step: string, status: StepStatus, detail?: string): DeploymentStep {
     const at = Date.now();
-    this.#q.insertStep.run(deploymentId, at, step, status, detail ?? null);
+    this.#writes.journal(`step "${step}" (${status}) of deployment #${deploymentId}`, () => this.#q.insertStep.run(deploymentId, at, step, status, detail ?? null));
     return { at, step, status, detail: detail ?? null };
   }
 
@@ -172,8 +199,11 @@ export class Store {
     }));
   }
 
+  /** Journal: never throws. */
   addEvent(e: { service?: string; deploymentId?: number; type: string; message: string; data?: unknown }): void {
-    this.#q.insertEvent.run(Date.now(), e.service ?? null, e.deploymentId ?? null, e.type, e.message, e.data === undefined ? null : JSON.stringify(e.data));
+    this.#writes.journal(`event "${e.message}"`, () =>
+      this.#q.insertEvent.run(Date.now(), e.service ?? null, e.deploymentId ?? null, e.type, e.message, e.data === undefined ? null : JSON.stringify(e.data)),
+    );
   }
 
   events(service: string, limit = 50): StoredEvent[] {
@@ -187,12 +217,14 @@ export class Store {
     }));
   }
 
+  /** Journal: never throws. */
   recordInstanceStart(i: { id: string; service: string; releaseId: number; pid: number | undefined; port: number }): void {
-    this.#q.insertInstance.run(i.id, i.service, i.releaseId, i.pid ?? null, i.port, Date.now());
+    this.#writes.journal(`the start of instance ${i.id}`, () => this.#q.insertInstance.run(i.id, i.service, i.releaseId, i.pid ?? null, i.port, Date.now()));
   }
 
+  /** Journal: never throws. */
   recordInstanceStop(id: string, exit: string): void {
-    this.#q.stopInstance.run(Date.now(), exit, id);
+    this.#writes.journal(`the stop of instance ${id}`, () => this.#q.stopInstance.run(Date.now(), exit, id));
   }
 
   /** Instances ever started for a release: new instance ids continue the count. */

@@ -7,10 +7,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs bin/zdd as a user would, from `cwd`. */
-export function zdd(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs bin/zdd as a user would, from `cwd`; under `launcher` if given (e.g. nsenter into another mount namespace). */
+export function zdd(cwd: string, args: string[], env: Record<string, string> = {}, launcher: string[] = []): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(zddBin, args, { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...pre] = [...launcher, zddBin];
+    const child = spawn(file!, [...pre, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -17,8 +17,10 @@ export class DaemonProcess {
   readonly #waiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
   readonly exited: Promise<number | null>;
 
-  constructor(cwd: string, args: string[] = [], env: Record<string, string> = {}) {
-    this.proc = spawn(zddBin, ['serve', '--log-format', 'json', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `launcher`: a command to run zdd under, e.g. nsenter into another mount namespace. */
+  constructor(cwd: string, args: string[] = [], env: Record<string, string> = {}, launcher: string[] = []) {
+    const [file, ...pre] = [...launcher, zddBin];
+    this.proc = spawn(file!, [...pre, 'serve', '--log-format', 'json', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     createInterface({ input: this.proc.stdout! }).on('line', (text) => {
       let line: LogLine;
       try {
@@ -62,8 +64,8 @@ export class DaemonProcess {
   }
 }
 
-export async function startDaemon(cwd: string, args: string[] = [], env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const d = new DaemonProcess(cwd, args, env);
+export async function startDaemon(cwd: string, args: string[] = [], env: Record<string, string> = {}, launcher: string[] = []): Promise<DaemonProcess> {
+  const d = new DaemonProcess(cwd, args, env, launcher);
   await d.ready();
   return d;
 }

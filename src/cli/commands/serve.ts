@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { LogFormat } from '../../daemon/logger.ts';
 import { configPath, dataDir, withCommonOptions, type CommonOptions } from '../context.ts';
+import { describeError, exitCodeFor } from '../exit.ts';
 
 export function serveCommand(): Command {
   return withCommonOptions(new Command('serve'), false)
@@ -10,8 +11,17 @@ export function serveCommand(): Command {
     .action(async (o: CommonOptions & { logFormat: LogFormat; takeover?: boolean }) => {
       // Loaded here, not at the top: the other commands start faster without the daemon's modules.
       const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.ts'), import('../../daemon/logger.ts')]);
-      const log = createLogger(o.logFormat);
-      const daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log, logFormat: o.logFormat, takeover: o.takeover === true, exit: (code) => process.exit(code) });
+      // A write to stdout or stderr that fails (EPIPE, a full disk under a redirect) costs that line, not the daemon.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+      const { log, dropped } = createLogger(o.logFormat);
+      let daemon: Awaited<ReturnType<typeof Daemon.start>>;
+      try {
+        daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log, logFormat: o.logFormat, takeover: o.takeover === true, exit: (code) => process.exit(code), droppedLogLines: dropped });
+      } catch (err) {
+        // The failed start let go of the socket, daemon.json and the ports; nothing may keep this process up.
+        process.stderr.write(`${describeError(err)}\n`);
+        process.exit(exitCodeFor(err));
+      }
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         if (++signals > 1) {

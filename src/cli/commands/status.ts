@@ -1,12 +1,12 @@
 import { Command } from 'commander';
-import type { ReleaseStatus, ServiceStatus } from '../../api/status.ts';
+import type { DaemonHealth, ReleaseStatus, ServiceStatus } from '../../api/status.ts';
 import type { DaemonInfo } from '../../daemon/paths.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { bad, bold, dim, ms, ok, percent, table, warn } from '../format.ts';
 import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
 
 interface StatusResponse {
-  daemon: Omit<DaemonInfo, 'socket'> & { dataDir: string };
+  daemon: Omit<DaemonInfo, 'socket'> & { dataDir: string; health?: DaemonHealth | null };
   services: ServiceStatus[];
 }
 
@@ -40,7 +40,8 @@ export function statusCommand(): Command {
 }
 
 export function render(s: StatusResponse, now = Date.now()): string {
-  const out: string[] = [dim(`zdd ${s.daemon.version} · pid ${s.daemon.pid} · up ${formatDuration(now - s.daemon.startedAt)} · ${s.daemon.dataDir}`), ''];
+  const out: string[] = [dim(`zdd ${s.daemon.version} · pid ${s.daemon.pid} · up ${formatDuration(now - s.daemon.startedAt)} · ${s.daemon.dataDir}`)];
+  out.push(...healthWarnings(s.daemon.health, s.daemon.dataDir, now), '');
   for (const svc of s.services) {
     out.push(`${bold(svc.name)}  ${svc.listen}  ${svc.strategy}  ${svc.replicas} replica(s)`);
     if (svc.split.length > 1) out.push(`  traffic   ${svc.split.map((r) => `release ${r.release}: ${r.weight}%`).join(' · ')}`);
@@ -59,7 +60,8 @@ export function render(s: StatusResponse, now = Date.now()): string {
         note,
       ]);
       for (const i of r.instances) {
-        rows.push(['', dim(`  ${i.id}`), i.health === 'healthy' ? i.health : warn(i.health), dim(`pid ${i.pid ?? '–'}`), dim(`port ${i.port}`), dim(`in flight ${i.inFlight}`), i.restarts ? warn(`${i.restarts} restart(s)`) : '']);
+        const notes = [i.restarts ? warn(`${i.restarts} restart(s)`) : '', i.logDrops?.lines ? warn(`${i.logDrops.lines} log line(s) dropped`) : ''].filter(Boolean);
+        rows.push(['', dim(`  ${i.id}`), i.health === 'healthy' ? i.health : warn(i.health), dim(`pid ${i.pid ?? '–'}`), dim(`port ${i.port}`), dim(`in flight ${i.inFlight}`), notes.join(' · ')]);
       }
     };
     if (svc.live) release('live', svc.live);
@@ -68,6 +70,11 @@ export function render(s: StatusResponse, now = Date.now()): string {
     if (svc.standby) release('standby', svc.standby, dim(`warm for ${formatDuration(Math.max(0, svc.standby.until - now))} (instant rollback)`));
     for (const r of svc.retiring) release('draining', r);
     out.push(table(rows, '  '));
+    if (svc.logDrops?.lines) {
+      const error = [svc.live, svc.standby, ...svc.incoming, ...svc.retiring].flatMap((r) => r?.instances ?? []).find((i) => i.logDrops.error)?.logDrops.error;
+      out.push(warn(`  ⚠ ${svc.logDrops.lines} line(s) (${bytes(svc.logDrops.bytes)}) of ${svc.name}'s output could not be written to its log files${error ? `: ${error}` : ''}`));
+      out.push(dim(`    → free space under ${s.daemon.dataDir}; logging resumes by itself, traffic is not affected`));
+    }
     const d = svc.deployment;
     if (d) {
       out.push(warn(`  deploying #${d.id}: ${d.kind} of release ${d.release} (${d.strategy}), step "${d.step}", for ${formatDuration(now - d.startedAt)}`));
@@ -81,4 +88,23 @@ export function render(s: StatusResponse, now = Date.now()): string {
     out.push('');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** What the daemon could not write: its database, its own log. */
+function healthWarnings(h: DaemonHealth | null | undefined, dataDir: string, now: number): string[] {
+  const out: string[] = [];
+  if (h?.store.failedWrites) {
+    const last = h.store.lastFailure;
+    out.push(bad(`⚠ ${h.store.failedWrites} write(s) to zdd's database failed${last ? `; the last, ${formatDuration(now - last.at)} ago: ${last.message}` : ''}`));
+    if (h.store.unsaved.length > 0) out.push(warn(`  not saved yet (zdd keeps trying): ${h.store.unsaved.join('; ')}`));
+    out.push(dim(`  → free space on the filesystem that holds ${dataDir}: while writes fail, deploys and rollbacks cannot start and history has gaps`));
+  }
+  if (h?.droppedLogLines) out.push(warn(`⚠ ${h.droppedLogLines} line(s) of zdd's own log could not be written to its stdout`));
+  return out;
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }

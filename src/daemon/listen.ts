@@ -1,0 +1,36 @@
+import path from 'node:path';
+import { formatListen } from '../config/listen.ts';
+import { ZddError } from '../errors.ts';
+import type { ServiceProxy } from '../proxy/service-proxy.ts';
+
+/**
+ * Binds a service's proxy port. An address the machine will not give zdd (taken, privileged, not one of
+ * its own) is a config error, worded as the config names it, with no stack trace.
+ */
+export async function listenProxy(proxy: ServiceProxy, configPath: string): Promise<void> {
+  // ServiceProxy words its own error; the errno comes from the server, heard here before it is reworded.
+  let code: string | undefined;
+  const onError = (err: NodeJS.ErrnoException) => (code = err.code);
+  proxy.listener.once('error', onError);
+  try {
+    await proxy.listen();
+  } catch (err) {
+    throw listenError(proxy.service, formatListen(proxy.address), code, path.basename(configPath)) ?? err;
+  } finally {
+    proxy.listener.off('error', onError);
+  }
+}
+
+function listenError(service: string, where: string, code: string | undefined, configName: string): ZddError | undefined {
+  const key = `services.${service}.listen`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new ZddError('LISTEN_IN_USE', `${where} (${key}) is already in use by another program`, `stop that program or change ${key} in ${configName}`);
+    case 'EACCES':
+      return new ZddError('LISTEN_DENIED', `not allowed to listen on ${where} (${key}): ports below 1024 need privileges`, `use a port from 1024 up in ${configName}, or let node bind low ports (setcap cap_net_bind_service=+ep on the node binary)`);
+    case 'EADDRNOTAVAIL':
+      return new ZddError('LISTEN_UNAVAILABLE', `${where} (${key}) is not an address of this machine`, `change ${key} in ${configName} to an address this machine has, or 0.0.0.0 for all`);
+    default:
+      return undefined;
+  }
+}
