@@ -40,6 +40,8 @@ export interface ServiceStatus {
   deployment: { id: number; kind: string; strategy: string; release: number; step: string; startedAt: number; analysis: AnalysisSnapshot | null } | null;
   /** Log output lost by the instances shown here, together. */
   logDrops: { lines: number; bytes: number };
+  /** Requests the proxy refused itself since zdd started (malformed, too slow, over a limit), by status. */
+  rejected: Record<string, number>;
 }
 
 /** What the daemon could not write: behind the warnings of `zdd status`. */
@@ -79,6 +81,7 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
   return {
     name: s.name,
     listen: formatListen(s.config.listen),
+    rejected: { ...s.plane.rejections },
     strategy: s.config.strategy.type,
     replicas: s.config.replicas,
     live: s.live ? release(s.live) : null,

@@ -1,6 +1,6 @@
 import type { ReleaseStats } from './release-stats.ts';
 import type { Route, RouteTable } from './route-table.ts';
-import type { ProxyConfig, RequestObserver } from './service-proxy.ts';
+import type { ProxyConfig, Rejections, RequestObserver } from './service-proxy.ts';
 
 /**
  * What the deploy engine needs from the proxy of one service, and nothing more: set the traffic split,
@@ -13,6 +13,8 @@ export interface DataPlane {
   stats(release: number): ReleaseStats;
   forgetStats(release: number): void;
   observer: RequestObserver | undefined;
+  /** Requests the proxy answered itself (client errors and limits), by status: they count against no release. */
+  readonly rejections: Rejections;
   /** Limits, timeouts and trusted networks for new requests (the service's `proxy` settings). */
   configure(config: ProxyConfig): void;
 }

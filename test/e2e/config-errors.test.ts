@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { zdd } from '../helpers/cli.ts';
+import { zdd, zddJson } from '../helpers/cli.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request } from '../helpers/http.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeProject, serviceYaml, type Project } from '../helpers/project.ts';
+import type { StatusJson } from '../helpers/status.ts';
 
 const projects: Project[] = [];
 const daemons: DaemonProcess[] = [];
@@ -50,7 +51,7 @@ describe('config errors caught before anything runs', () => {
     assert.equal(existsSync(`${p.dir}/.zdd/daemon.json`), false);
   });
 
-  it('zdd deploy refuses canary steps whose weights fall or reach 100% (exit 2) and the live release keeps serving', { timeout: 30_000 }, async () => {
+  it('zdd deploy refuses canary steps whose weights fall or reach 100% (exit 2); the live release keeps serving, and status shows what the proxy refused', { timeout: 30_000 }, async () => {
     let port = 0;
     const p = await project((n) => serviceYaml({ port: (port = n), replicas: 1 }));
     const d = await startDaemon(p.dir);
@@ -62,5 +63,12 @@ describe('config errors caught before anything runs', () => {
     assert.match(r.stderr, /services\.web\.strategy\.steps\.1\.weight: 20 is lower than the step before \(50\)/);
     assert.match(r.stderr, /services\.web\.strategy\.steps\.2\.weight: must be less than 100/);
     assert.equal((await request(`http://127.0.0.1:${port}/`)).status, 200);
+
+    // What the proxy refused itself shows in status, apart from the release's own numbers.
+    assert.equal((await request(`http://127.0.0.1:${port}/`, { method: 'TRACE' })).status, 405);
+    const status = await zddJson<StatusJson>(p.dir, ['status']);
+    assert.deepEqual(status.services[0]!.rejected, { 405: 1 });
+    const human = await zdd(p.dir, ['status']);
+    assert.match(human.stdout, /refused\s+1 request\(s\) the proxy answered itself: 405×1/);
   });
 });

@@ -75,6 +75,11 @@ export function render(s: StatusResponse, now = Date.now()): string {
       out.push(warn(`  ⚠ ${svc.logDrops.lines} line(s) (${bytes(svc.logDrops.bytes)}) of ${svc.name}'s output could not be written to its log files${error ? `: ${error}` : ''}`));
       out.push(dim(`    → free space under ${s.daemon.dataDir}; logging resumes by itself, traffic is not affected`));
     }
+    const rejected = Object.entries(svc.rejected ?? {});
+    if (rejected.length > 0) {
+      const total = rejected.reduce((n, [, c]) => n + c, 0);
+      out.push(dim(`  refused   ${total} request(s) the proxy answered itself: ${rejected.map(([status, c]) => `${status}×${c}`).join(' ')} (see Security in the README)`));
+    }
     const d = svc.deployment;
     if (d) {
       out.push(warn(`  deploying #${d.id}: ${d.kind} of release ${d.release} (${d.strategy}), step "${d.step}", for ${formatDuration(now - d.startedAt)}`));
