@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -9,29 +7,26 @@ import { ZddError } from '../../src/errors.ts';
 import { describeExit, Instance, type InstanceOptions } from '../../src/runtime/instance.ts';
 import { LogTail } from '../../src/runtime/log-tail.ts';
 import { fileEndingWith } from '../helpers/files.ts';
+import { ReportServer } from '../helpers/reports.ts';
 
 const node = process.execPath;
 
 const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'zdd-instance-')));
 const instances: Instance[] = [];
-const servers: net.Server[] = [];
-const connections: net.Socket[] = [];
-/** Every process that reported to a readiness server: killed at the end whatever a test left behind. */
-const reported: number[] = [];
+/** Report servers: closing one kills whatever reported to it that a test left behind. */
+const reportServers: ReportServer[] = [];
 after(async () => {
   for (const i of instances) i.kill();
   await Promise.all(instances.map((i) => i.exited));
-  for (const pid of reported) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone already, as it should be
-    }
-  }
-  for (const c of connections) c.destroy();
-  for (const s of servers) s.close();
+  for (const r of reportServers) r.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+async function reportServer(): Promise<ReportServer> {
+  const r = await ReportServer.start();
+  reportServers.push(r);
+  return r;
+}
 
 let seq = 0;
 function start(o: Partial<InstanceOptions> & Pick<InstanceOptions, 'command'>): Instance {
@@ -51,43 +46,10 @@ function start(o: Partial<InstanceOptions> & Pick<InstanceOptions, 'command'>): 
   return instance;
 }
 
-/**
- * A TCP server processes connect to when they are ready; each sends its pid. A connection's 'close' is
- * how the test learns that the process behind it is gone (the kernel closes its sockets when it dies).
- */
-async function readinessServer(): Promise<{ port: number; next(): Promise<{ pid: number; gone: Promise<unknown> }> }> {
-  const server = net.createServer();
-  servers.push(server);
-  const queue: { pid: number; gone: Promise<unknown> }[] = [];
-  const waiting: ((v: { pid: number; gone: Promise<unknown> }) => void)[] = [];
-  server.on('connection', (socket) => {
-    connections.push(socket);
-    socket.setEncoding('utf8');
-    socket.on('error', () => undefined);
-    const gone = once(socket, 'close');
-    let text = '';
-    socket.on('data', (d: string) => {
-      text += d;
-      if (!text.includes('\n')) return;
-      const entry = { pid: Number(text.trim()), gone };
-      reported.push(entry.pid);
-      const w = waiting.shift();
-      if (w) w(entry);
-      else queue.push(entry);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    next: () => new Promise((resolve) => (queue.length ? resolve(queue.shift()!) : waiting.push(resolve))),
-  };
-}
-
-/** Node code that ignores SIGTERM, then tells the readiness server its pid and stays alive. */
+/** Node code that ignores SIGTERM, then reports "<pid> <ROLE>" to a ReportServer and stays alive. */
 const stubborn = `
 process.on('SIGTERM', () => {});
-const s = require('net').connect(Number(process.env.READY_PORT), '127.0.0.1', () => s.write(process.pid + '\\n'));
+const s = require('net').connect(Number(process.env.READY_PORT), '127.0.0.1', () => s.write(process.pid + ' ' + process.env.ROLE + '\\n'));
 setInterval(() => {}, 1000);
 `;
 
@@ -135,12 +97,12 @@ describe('Instance', () => {
   });
 
   it('stops a process with SIGTERM when it handles it', { timeout: 10_000 }, async () => {
-    const ready = await readinessServer();
+    const ready = await reportServer();
     const instance = start({
       command: [node, '-e', `process.on('SIGTERM', () => process.exit(0)); ${stubborn.replace("process.on('SIGTERM', () => {});", '')}`],
-      env: { READY_PORT: String(ready.port) },
+      env: { READY_PORT: String(ready.port), ROLE: 'main' },
     });
-    const child = await ready.next();
+    const child = await ready.report('main');
     assert.equal(child.pid, instance.pid);
     const exit = await instance.stop(10_000);
     assert.deepEqual(exit, { code: 0, signal: null });
@@ -149,13 +111,13 @@ describe('Instance', () => {
   });
 
   it('kills a process that ignores SIGTERM after the grace period, and the processes it started too', { timeout: 10_000 }, async () => {
-    const ready = await readinessServer();
+    const ready = await reportServer();
     const script = path.join(dir, 'stubborn.js');
     writeFileSync(script, stubborn);
     // A shell starting a background worker and the main process: all in the instance's process group.
-    const instance = start({ command: `${node} ${script} & exec ${node} ${script}`, env: { READY_PORT: String(ready.port) } });
-    const first = await ready.next();
-    const second = await ready.next();
+    const instance = start({ command: `ROLE=worker ${node} ${script} & ROLE=main exec ${node} ${script}`, env: { READY_PORT: String(ready.port) } });
+    const first = await ready.report('worker');
+    const second = await ready.report('main');
     assert.ok([first.pid, second.pid].includes(instance.pid!), 'one of them is the instance process itself');
     const exit = await instance.stop(200);
     assert.equal(exit.signal, 'SIGKILL');
