@@ -8,16 +8,10 @@ import type { ServiceProxy } from '../proxy/service-proxy.ts';
  * its own) is a config error, worded as the config names it, with no stack trace.
  */
 export async function listenProxy(proxy: ServiceProxy, configPath: string): Promise<void> {
-  // ServiceProxy words its own error; the errno comes from the server, heard here before it is reworded.
-  let code: string | undefined;
-  const onError = (err: NodeJS.ErrnoException) => (code = err.code);
-  proxy.listener.once('error', onError);
   try {
     await proxy.listen();
   } catch (err) {
-    throw listenError(proxy.service, formatListen(proxy.address), code, path.basename(configPath)) ?? err;
-  } finally {
-    proxy.listener.off('error', onError);
+    throw listenError(proxy.service, formatListen(proxy.address), (err as NodeJS.ErrnoException).code, path.basename(configPath)) ?? err;
   }
 }
 

@@ -1,16 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import net, { type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type net from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.ts';
-import { formatListen, type ListenAddress } from '../config/listen.ts';
+import type { ListenAddress } from '../config/listen.ts';
 import { NetworkSet } from '../config/networks.ts';
 import { proxyDefaults, type ServiceSpec } from '../config/schema.ts';
 import { Affinity, type Choice } from './affinity.ts';
-import { identifyClient, peerAddress, type ClientInfo } from './client-address.ts';
+import { identifyClient, type ClientInfo } from './client-address.ts';
 import { ClientLimits } from './client-limits.ts';
 import type { DataPlane } from './data-plane.ts';
+import { hasBody, ProxyListener, type ListenerSettings } from './listener.ts';
 import { DrainDeadlineError, ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, upstreamHeaders } from './headers.ts';
 import { endWithStatus } from './raw-response.ts';
@@ -63,128 +65,69 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   observer: RequestObserver | undefined;
   readonly rejections: Rejections = {};
   readonly #stats = new Map<number, ReleaseStats>();
-  readonly #server: http.Server;
+  readonly #listener: ProxyListener;
   readonly #log: Logger;
   readonly #affinity: Affinity;
-  readonly #limits = new ClientLimits();
   #config: ProxyConfig = proxyDefaults;
   #trusted = new NetworkSet(proxyDefaults.trustedNetworks);
-  #closing = false;
-  /** Open client connections still speaking HTTP (upgraded ones are tunnels, tracked by their targets). */
-  readonly #httpConnections = new Set<Duplex>();
-  /** Connections with a response under way: data a client pipelines after `Connection: close` waits for it, then is dropped. */
-  readonly #answering = new WeakSet<Duplex>();
-  #onNoConnections: (() => void) | undefined;
 
   constructor(service: string, address: ListenAddress, log: Logger, options: ProxyOptions = {}) {
     this.service = service;
     this.address = address;
     this.#log = log;
     this.#affinity = new Affinity(service, options.secret ?? randomBytes(32));
-    this.#server = http.createServer(
-      {
-        keepAliveTimeout: 65_000,
-        headersTimeout: proxyDefaults.headerTimeout,
-        requestTimeout: 0,
-        requireHostHeader: true,
-        // How often Node looks for connections past headersTimeout (its default, 30 s, would let a 10 s limit run to 40 s).
-        connectionsCheckingInterval: 1_000,
-        // Only a GET without a body can switch protocols; anything else is an ordinary request whose
-        // Upgrade header (hop-by-hop) is dropped, so no request body can be mistaken for tunnel bytes.
-        shouldUpgradeCallback: (req) => req.method === 'GET' && !hasBody(req),
-      },
-      (req, res) => this.#handle(req, res),
-    );
+    this.#listener = new ProxyListener(address, this.#listenerSettings(), {
+      request: (req, res) => this.#handle(req, res),
+      upgrade: (req, socket, head) => this.#upgrade(req, socket, head),
+      refused: (status) => this.#count(status),
+    });
     this.configure({ ...proxyDefaults, ...options.proxy });
-    this.#server.on('connection', (socket: Socket) => this.#accept(socket));
-    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.#forget(socket);
-      this.#upgrade(req, socket, head);
-    });
-    this.#server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-      this.#count(405);
-      endWithStatus(socket, 405, 'CONNECT is not allowed: zdd is a reverse proxy, not a forward proxy', { allow: allowedMethods });
-      socket.on('error', () => undefined);
-      void req;
-    });
-    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-      // Bytes after a request with `Connection: close`: the answer under way finishes, the rest is never read.
-      if (err.code === 'HPE_CLOSED_CONNECTION' && this.#answering.has(socket)) return;
-      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      this.#count(status);
-      endWithStatus(socket, status, status === 408 ? `request headers not received within ${formatDuration(this.#config.headerTimeout)}` : '');
-    });
   }
 
   /** Limits, timeouts and trusted networks (the service's `proxy` settings); applies to new requests. */
   configure(config: ProxyConfig): void {
     this.#config = config;
     this.#trusted = new NetworkSet(config.trustedNetworks);
-    this.#server.headersTimeout = config.headerTimeout;
+    this.#listener.configure(this.#listenerSettings());
+  }
+
+  #listenerSettings(): ListenerSettings {
+    return { headerTimeout: this.#config.headerTimeout, maxConnectionsPerClient: this.#config.maxConnectionsPerClient, trusted: this.#trusted };
   }
 
   /** The listening server: what a restart hands over to the next daemon. */
   get listener(): net.Server {
-    return this.#server;
+    return this.#listener.server;
   }
 
-  /**
-   * Listen on a socket the previous daemon handed over. It is the same socket, with one accept queue,
-   * so no connection waiting to be accepted is lost in the switch.
-   */
-  adopt(handle: net.Server): void {
-    // Synchronous: from here on the socket's connections come to this server.
-    this.#server.listen(handle);
-  }
-
-  /**
-   * Stop accepting (the next daemon accepts from the same socket) without cutting open connections:
-   * each gets `Connection: close` on its next response, so its client reconnects, to the next daemon.
-   */
-  stopAccepting(): void {
-    this.#closing = true;
-    // net.Server's close, not http.Server's: the latter would also cut idle keep-alive connections,
-    // racing requests their clients are sending right now.
-    net.Server.prototype.close.call(this.#server);
-  }
-
-  /**
-   * After stopAccepting: resolves once every HTTP connection has closed (each does after its next
-   * response), or at the deadline, when the idle ones left are closed.
-   */
-  async connectionsClosed(deadlineMs: number): Promise<void> {
-    if (this.#httpConnections.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => (this.#onNoConnections = resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
-      ]);
-      clearTimeout(timer);
-    }
-    this.#server.closeIdleConnections();
-  }
-
+  /** Binds the service's address; rejects with the errno's `code` (EADDRINUSE…) kept. */
   listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', (err: NodeJS.ErrnoException) => {
-        const where = formatListen(this.address);
-        reject(err.code === 'EADDRINUSE' ? new Error(`${where} is already in use (service ${this.service})`) : err);
-      });
-      this.#server.listen({ host: this.address.host, port: this.address.port }, () => resolve());
-    });
+    return this.#listener.listen();
+  }
+
+  /** Serve from a listening socket the previous daemon handed over (zdd restart). */
+  adopt(handle: net.Server): void {
+    this.#listener.adopt(handle);
+  }
+
+  /** Hand-over: stop accepting; each open connection closes after its next response. */
+  stopAccepting(): void {
+    this.#listener.stopAccepting();
+  }
+
+  /** After stopAccepting: once every HTTP connection has closed, or at the deadline. */
+  connectionsClosed(deadlineMs: number): Promise<void> {
+    return this.#listener.connectionsClosed(deadlineMs);
   }
 
   /** Stop accepting; idle keep-alive connections close now, busy ones after their response. */
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeIdleConnections();
-    await closed;
+  close(): Promise<void> {
+    return this.#listener.close();
   }
 
   /** Cut every client connection (after the drain deadline at shutdown). */
   closeAllConnections(): void {
-    this.#server.closeAllConnections();
+    this.#listener.server.closeAllConnections();
   }
 
   setSplit(routes: Route[], retryOnOlder = false): void {
@@ -201,28 +144,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#stats.delete(release);
   }
 
-  #accept(socket: Socket): void {
-    const ip = peerAddress(socket);
-    // Trusted peers (a local TLS terminator) carry many clients on their connections.
-    if (!this.#trusted.has(ip)) {
-      if (!this.#limits.admitConnection(ip, this.#config.maxConnectionsPerClient)) {
-        this.#count(429);
-        socket.on('error', () => undefined);
-        return endWithStatus(socket, 429, `too many connections from ${ip}`, { 'retry-after': '1' });
-      }
-      socket.once('close', () => this.#limits.releaseConnection(ip));
-    }
-    this.#httpConnections.add(socket);
-    socket.once('close', () => this.#forget(socket));
-  }
-
-  #forget(socket: Duplex): void {
-    if (this.#httpConnections.delete(socket) && this.#httpConnections.size === 0) this.#onNoConnections?.();
-  }
-
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    // Handing over to the next daemon: this connection closes after its response (Connection: close).
-    if (this.#closing) res.shouldKeepAlive = false;
     const table = this.table;
     const requestId = incomingRequestId(req) ?? randomUUID();
     const rejection = checkRequest(req);
@@ -249,10 +171,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       current: undefined,
       waiter: undefined,
     };
-    const socket = req.socket;
-    this.#answering.add(socket);
     res.once('close', () => {
-      this.#answering.delete(socket);
       ex.waiter?.cancel();
       ex.current?.clientClosed();
     });
@@ -264,10 +183,11 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
         if (body.kind === 'buffered') {
           ex.body = body.buffer;
         } else {
-          if (!client.trusted && !this.#limits.admitStream(client.ip)) {
+          const clients = this.#listener.clients;
+          if (!client.trusted && !clients.admitStream(client.ip)) {
             return this.#reject(res, 429, `more than ${ClientLimits.streamsPerClient} large uploads at once from ${client.ip}`, requestId, { 'retry-after': '1' });
           }
-          if (!client.trusted) res.once('close', () => this.#limits.releaseStream(client.ip));
+          if (!client.trusted) res.once('close', () => clients.releaseStream(client.ip));
           ex.body = { prefix: body.prefix, rest: body.rest, pulled: false };
         }
         this.#attempt(ex, choice.route);
@@ -359,7 +279,6 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => undefined);
     const requestId = incomingRequestId(req) ?? randomUUID();
     const rejection = checkRequest(req);
     if (rejection) {
@@ -412,9 +331,4 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     });
     res.end(body);
   }
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
