@@ -2,7 +2,7 @@ import { formatListen } from '../config/listen.ts';
 import type { AnalysisSnapshot, ServiceState } from '../deploy/service-state.ts';
 import type { ReleaseStatsView } from '../proxy/release-stats.ts';
 import type { LogDrops } from '../runtime/log-file.ts';
-import type { ReleaseSet } from '../runtime/release-set.ts';
+import type { ReleaseSet } from '../release/release-set.ts';
 import type { StoreHealth } from '../store/writes.ts';
 
 export interface InstanceStatus {
@@ -71,9 +71,8 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
     return { number: r.number, version: r.version, createdAt: r.createdAt, instances, traffic: s.plane.stats(r.number).view(inFlight) };
   };
   const a = s.active;
-  const sets = [s.live, s.standby?.set, ...s.incoming, ...s.retiring];
   const logDrops = { lines: 0, bytes: 0 };
-  for (const m of sets.flatMap((set) => (set ? [...set.members] : []))) {
+  for (const m of s.sets.flatMap((set) => [...set.members])) {
     const d = m.instance.logFile.drops;
     logDrops.lines += d.lines;
     logDrops.bytes += d.bytes;

@@ -237,7 +237,7 @@ export class Daemon {
   /** Last resort on an abnormal exit: no instance may outlive the daemon. */
   killInstances(): void {
     for (const s of this.engine.services.values()) {
-      for (const set of [s.live, s.standby?.set, ...s.retiring, ...s.incoming]) set?.killAll();
+      for (const set of s.sets) set.killAll();
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.ts';
 import type { ServiceConfig } from '../config/load.ts';
-import { ReleaseSet, type ReleaseSetContext } from '../runtime/release-set.ts';
+import { ReleaseSet, type ReleaseSetContext } from '../release/release-set.ts';
 import type { Deployment, Release, StepStatus, Store } from '../store/store.ts';
 import type { ActiveDeployment, ServiceState } from './service-state.ts';
 
@@ -85,13 +85,13 @@ export class DeployContext {
   /** Start `count` instances of the release and wait until all are healthy; nothing gets traffic yet. */
   async startSet(count: number, release: Release = this.release): Promise<ReleaseSet> {
     const set = this.newSet(release);
-    this.service.incoming.add(set);
+    this.service.admit(set);
     const t0 = Date.now();
     this.report('start', 'started', `starting ${count} instance(s) of release ${release.number} (${release.version})`);
     try {
       await set.grow(count, this.signal);
     } catch (err) {
-      this.service.incoming.delete(set);
+      this.service.dismiss(set);
       await set.stop(0);
       this.report('start', 'failed', (err as Error).message);
       throw err;
@@ -103,14 +103,12 @@ export class DeployContext {
   /** All traffic to `set` at once and make it the live release; the previous one is kept warm or retired. */
   goLive(set: ReleaseSet, keepPreviousWarmMs: number): void {
     const { service } = this;
-    const previous = service.live;
     this.split([{ set, weight: 100 }]);
-    service.incoming.delete(set);
-    service.live = set;
+    const previous = service.goLive(set);
     this.#parts.store.setLiveRelease(service.name, set.release.id);
     this.#parts.store.setReleaseState(set.release.id, 'live');
     this.report('switch', 'done', `release ${set.release.number} serves all traffic`);
-    if (previous && previous !== set) {
+    if (previous) {
       if (keepPreviousWarmMs > 0) this.keepWarm(previous, keepPreviousWarmMs);
       else void this.retire(previous);
     }
@@ -118,18 +116,8 @@ export class DeployContext {
 
   /** Keep a release running without traffic for `ms`, as the instant-rollback target; then retire it. */
   keepWarm(set: ReleaseSet, ms: number): void {
-    const { service } = this;
-    if (service.standby) {
-      clearTimeout(service.standby.timer);
-      void this.retire(service.standby.set);
-    }
-    const timer = setTimeout(() => {
-      if (service.standby?.set !== set) return;
-      service.standby = undefined;
-      void this.retire(set);
-    }, ms);
-    timer.unref();
-    service.standby = { set, until: Date.now() + ms, timer };
+    const replaced = this.service.park(set, ms, (expired) => void this.retire(expired));
+    if (replaced) void this.retire(replaced);
     this.#parts.store.setReleaseState(set.release.id, 'standby');
     this.report('standby', 'info', `release ${set.release.number} stays warm for ${formatDuration(ms)} for an instant rollback`);
   }
@@ -137,12 +125,10 @@ export class DeployContext {
   /** Drain (in-flight requests finish, up to drainTimeout) and stop a release that no longer gets traffic. */
   async retire(set: ReleaseSet): Promise<void> {
     const { service } = this;
-    if (service.retiring.has(set)) return;
-    service.retiring.add(set);
-    service.incoming.delete(set);
+    if (!service.startRetiring(set)) return;
     const t0 = Date.now();
     await set.stop(this.config.drainTimeout);
-    service.retiring.delete(set);
+    service.retired(set);
     service.plane.forgetStats(set.release.number);
     // Retiring the release this deployment brought means it was rolled back; any other had served its time.
     this.#parts.store.setReleaseState(set.release.id, set.release.id === this.release.id ? 'failed' : 'retired');

@@ -6,9 +6,8 @@ import { DeployContext, type EngineParts } from './context.ts';
 import type { DeployEvent, DeployListener } from './events.ts';
 import type { ActiveDeployment, ServiceState } from './service-state.ts';
 import type { Strategy, StrategyResult } from './strategy.ts';
-import { blueGreen } from './strategies/blue-green.ts';
 import { initial } from './strategies/initial.ts';
-import { strategyFor } from './strategies/index.ts';
+import { rollbackStrategy, strategyFor } from './strategies/index.ts';
 
 export interface DeployRequest {
   version?: string;
@@ -68,8 +67,7 @@ export class DeployEngine {
       const instant: Strategy = {
         name: 'instant',
         async run(ctx) {
-          clearTimeout(standby.timer);
-          service.standby = undefined;
+          service.unpark();
           ctx.report('switch', 'started', `release ${standby.set.release.number} is warm: switching back`);
           ctx.goLive(standby.set, 0);
           return { status: 'succeeded' };
@@ -87,7 +85,7 @@ export class DeployEngine {
       if (!target) throw new ZddError('NOTHING_TO_ROLL_BACK', `${name} has no previous release to roll back to`, `deploy a release with: zdd deploy ${name}`);
     }
     if (target.id === live?.id) throw new ZddError('NOTHING_TO_ROLL_BACK', `release ${target.number} of ${name} is already live`);
-    return this.#run(service, 'rollback', service.live ? blueGreen : initial, target, listener);
+    return this.#run(service, 'rollback', service.live ? rollbackStrategy(service.config.strategy) : initial, target, listener);
   }
 
   /** Start the release that was live when the daemon last stopped. */
@@ -134,10 +132,10 @@ export class DeployEngine {
     await Promise.allSettled(running);
     await Promise.all(
       [...this.services.values()].map(async (s) => {
-        if (s.standby) clearTimeout(s.standby.timer);
-        const sets = new Set([s.live, s.standby?.set, ...s.retiring, ...s.incoming].filter((x) => x !== undefined));
+        const sets = s.sets;
+        s.unpark();
         s.plane.setSplit([]);
-        await Promise.all([...sets].map((set) => set.stop(s.config.drainTimeout)));
+        await Promise.all(sets.map((set) => set.stop(s.config.drainTimeout)));
       }),
     );
   }
@@ -170,8 +168,7 @@ export class DeployEngine {
     if (config.listen.host !== service.config.listen.host || config.listen.port !== service.config.listen.port) {
       this.#parts.log.warn({ service: service.name }, 'listen changed in zdd.yaml: restart zdd serve to apply it');
     }
-    service.config = { ...config, listen: service.config.listen };
-    service.plane.configure(config.proxy);
+    service.reconfigure(config);
     return service.config;
   }
 
@@ -182,7 +179,7 @@ export class DeployEngine {
     const listeners = new Set<DeployListener>(listener ? [listener] : []);
     const abort = new AbortController();
     const active: ActiveDeployment = { deployment, release, abort, listeners, promote: undefined, step: 'start', analysis: undefined, done: undefined! };
-    service.active = active;
+    service.begin(active);
     const started: DeployEvent = {
       type: 'started',
       service: service.name,
@@ -211,7 +208,7 @@ export class DeployEngine {
       const summary = `${kind} of release ${release.number} ${result.status}${reason ? `: ${reason}` : ''}`;
       store.addEvent({ service: service.name, deploymentId: deployment.id, type: result.status, message: summary });
       (result.status === 'succeeded' ? log.info : log.error).call(log, { service: service.name, deployment: deployment.id }, summary);
-      service.active = undefined;
+      service.end(active);
       const finished = { type: 'finished', deployment: deployment.id, status: result.status, reason, release: release.number } as const;
       for (const l of listeners) l(finished);
       return finished;

@@ -1,6 +1,6 @@
 import type { ServiceConfig } from '../config/load.ts';
 import type { DataPlane } from '../proxy/data-plane.ts';
-import type { ReleaseSet } from '../runtime/release-set.ts';
+import type { ReleaseSet } from '../release/release-set.ts';
 import type { Deployment, Release } from '../store/store.ts';
 import type { DeployEvent, DeployListener } from './events.ts';
 
@@ -32,25 +32,132 @@ export interface AnalysisSnapshot {
 export interface Standby {
   set: ReleaseSet;
   until: number;
-  timer: NodeJS.Timeout;
 }
 
-/** Everything zdd holds about one service while the daemon runs. */
+/**
+ * Everything zdd holds about one service while the daemon runs, and the one place its release sets
+ * change roles: admitted (starting, not yet serving all traffic) → live → parked (warm standby) →
+ * retiring (draining) → gone. Readers get read-only views; every change is a named transition.
+ */
 export class ServiceState {
   readonly name: string;
-  config: ServiceConfig;
   readonly plane: DataPlane;
-  live: ReleaseSet | undefined;
-  standby: Standby | undefined;
-  /** Releases being drained and stopped. */
-  readonly retiring = new Set<ReleaseSet>();
-  /** Sets started by the deployment in progress that do not serve all traffic yet (canary, rolling). */
-  readonly incoming = new Set<ReleaseSet>();
-  active: ActiveDeployment | undefined;
+  #config: ServiceConfig;
+  #live: ReleaseSet | undefined;
+  #standby: (Standby & { timer: NodeJS.Timeout }) | undefined;
+  readonly #retiring = new Set<ReleaseSet>();
+  readonly #incoming = new Set<ReleaseSet>();
+  #active: ActiveDeployment | undefined;
 
   constructor(config: ServiceConfig, plane: DataPlane) {
     this.name = config.name;
-    this.config = config;
+    this.#config = config;
     this.plane = plane;
+  }
+
+  get config(): ServiceConfig {
+    return this.#config;
+  }
+
+  /** The release serving all traffic (outside a rollout), if any. */
+  get live(): ReleaseSet | undefined {
+    return this.#live;
+  }
+
+  get standby(): Standby | undefined {
+    return this.#standby && { set: this.#standby.set, until: this.#standby.until };
+  }
+
+  /** Sets started by the deployment in progress that do not serve all traffic yet (canary, rolling). */
+  get incoming(): ReadonlySet<ReleaseSet> {
+    return this.#incoming;
+  }
+
+  /** Sets being drained and stopped. */
+  get retiring(): ReadonlySet<ReleaseSet> {
+    return this.#retiring;
+  }
+
+  get active(): ActiveDeployment | undefined {
+    return this.#active;
+  }
+
+  /** Every release set the service holds, whatever its role. */
+  get sets(): ReleaseSet[] {
+    const all = new Set([this.#live, this.#standby?.set, ...this.#incoming, ...this.#retiring]);
+    return [...all].filter((s) => s !== undefined);
+  }
+
+  /** zdd.yaml as read again for a deploy (listen stays what the daemon bound); proxy limits apply at once. */
+  reconfigure(config: ServiceConfig): void {
+    this.#config = { ...config, listen: this.#config.listen };
+    this.plane.configure(config.proxy);
+  }
+
+  begin(active: ActiveDeployment): void {
+    this.#active = active;
+  }
+
+  end(active: ActiveDeployment): void {
+    if (this.#active === active) this.#active = undefined;
+  }
+
+  /** A set the deployment starts: it gets traffic only through the split. */
+  admit(set: ReleaseSet): void {
+    this.#incoming.add(set);
+  }
+
+  /** A set that failed to start, or was never used: no role any more. */
+  dismiss(set: ReleaseSet): void {
+    this.#incoming.delete(set);
+  }
+
+  /** `set` is now the live release; returns the one it replaces. */
+  goLive(set: ReleaseSet): ReleaseSet | undefined {
+    const previous = this.#live;
+    this.#incoming.delete(set);
+    this.#live = set;
+    return previous === set ? undefined : previous;
+  }
+
+  /**
+   * Keep `set` warm for `ms` as the instant-rollback target, then hand it to `expire`. Returns the
+   * standby it replaces (to be retired by the caller).
+   */
+  park(set: ReleaseSet, ms: number, expire: (set: ReleaseSet) => void): ReleaseSet | undefined {
+    const replaced = this.#takeStandby();
+    const timer = setTimeout(() => {
+      if (this.#standby?.set !== set) return;
+      this.#standby = undefined;
+      expire(set);
+    }, ms);
+    timer.unref();
+    this.#standby = { set, until: Date.now() + ms, timer };
+    return replaced;
+  }
+
+  /** The warm standby, no longer parked (an instant rollback makes it live again). */
+  unpark(): ReleaseSet | undefined {
+    return this.#takeStandby();
+  }
+
+  /** `set` starts draining; false when it already is. */
+  startRetiring(set: ReleaseSet): boolean {
+    if (this.#retiring.has(set)) return false;
+    this.#retiring.add(set);
+    this.#incoming.delete(set);
+    return true;
+  }
+
+  retired(set: ReleaseSet): void {
+    this.#retiring.delete(set);
+  }
+
+  #takeStandby(): ReleaseSet | undefined {
+    const s = this.#standby;
+    if (!s) return undefined;
+    clearTimeout(s.timer);
+    this.#standby = undefined;
+    return s.set;
   }
 }

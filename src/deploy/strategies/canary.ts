@@ -3,7 +3,7 @@ import type { AnalysisSettings } from '../../analysis/config.ts';
 import { formatDuration } from '../../config/duration.ts';
 import type { AnalysisSpec, CanarySpec } from '../../config/schema.ts';
 import { ZddError } from '../../errors.ts';
-import type { ReleaseSet } from '../../runtime/release-set.ts';
+import type { ReleaseSet } from '../../release/release-set.ts';
 import type { DeployContext } from '../context.ts';
 import type { AnalysisSnapshot } from '../service-state.ts';
 import type { Strategy, StrategyResult } from '../strategy.ts';
@@ -39,64 +39,80 @@ export function canaryScale(replicas: number, weight: number): number {
  * Steps of rising weight, each held while always-valid analysis compares canary with stable; a failed
  * analysis, a crash or an unhealthy canary instance sends all traffic back to stable at once.
  */
-export const canary: Strategy = {
-  name: 'canary',
-  async run(ctx: DeployContext): Promise<StrategyResult> {
-    const spec = ctx.config.strategy as CanarySpec;
-    const stable = ctx.service.live!;
-    const replicas = ctx.config.replicas;
-    const analyzer = new CanaryAnalyzer(analysisSettings(spec.analysis));
-    const canaryNumber = ctx.release.number;
-    const stableNumber = stable.release.number;
-    let set: ReleaseSet | undefined;
-    ctx.service.plane.observer = (release, ok, latencyMs, retry) => {
-      if (release === canaryNumber) analyzer.record('canary', ok, latencyMs);
-      // A stable answer to a request the canary failed is not a sample of stable's own traffic.
-      else if (release === stableNumber && !retry) analyzer.record('stable', ok, latencyMs);
-    };
-    try {
-      for (let i = 0; i < spec.steps.length; i++) {
-        const step = spec.steps[i]!;
-        const name = `step ${i + 1}/${spec.steps.length}`;
-        const want = canaryScale(replicas, step.weight);
-        if (!set) {
-          set = await ctx.startSet(want);
-          ctx.store.setReleaseState(set.release.id, 'canary');
-        } else if (set.size < want) {
-          ctx.report('scale', 'started', `canary to ${want} instance(s)`);
-          await set.grow(want - set.size, ctx.signal);
-          ctx.report('scale', 'done', `canary has ${want} instance(s)`);
-        }
-        analyzer.setWeight(step.weight / 100);
-        ctx.split([{ set, weight: step.weight }, { set: stable, weight: 100 - step.weight }], spec.retryOnStable);
-        const holding = step.pause === undefined ? 'until promoted (zdd promote)' : `for ${formatDuration(step.pause)}`;
-        ctx.report(name, 'started', `canary (release ${canaryNumber}) gets ${step.weight}% of traffic, held ${holding}`);
-        const how = await hold(ctx, set, analyzer, step.weight, step.pause, spec.analysis, name);
-        ctx.report(name, 'done', `${how === 'analysis' ? 'passed' : 'promoted by user'}: ${analyzer.evaluate().reason}`);
-        if (how === 'full') break;
+export function canary(spec: CanarySpec): Strategy {
+  return { name: 'canary', run: (ctx) => runCanary(ctx, spec) };
+}
+
+async function runCanary(ctx: DeployContext, spec: CanarySpec): Promise<StrategyResult> {
+  const stable = ctx.service.live!;
+  const replicas = ctx.config.replicas;
+  const analyzer = new CanaryAnalyzer(analysisSettings(spec.analysis));
+  const canaryNumber = ctx.release.number;
+  const stableNumber = stable.release.number;
+  let set: ReleaseSet | undefined;
+  ctx.service.plane.observer = (release, ok, latencyMs, retry) => {
+    if (release === canaryNumber) analyzer.record('canary', ok, latencyMs);
+    // A stable answer to a request the canary failed is not a sample of stable's own traffic.
+    else if (release === stableNumber && !retry) analyzer.record('stable', ok, latencyMs);
+  };
+  try {
+    for (let i = 0; i < spec.steps.length; i++) {
+      const step = spec.steps[i]!;
+      const name = `step ${i + 1}/${spec.steps.length}`;
+      const want = canaryScale(replicas, step.weight);
+      if (!set) {
+        set = await ctx.startSet(want);
+        ctx.store.setReleaseState(set.release.id, 'canary');
+      } else if (set.size < want) {
+        ctx.report('scale', 'started', `canary to ${want} instance(s)`);
+        await set.grow(want - set.size, ctx.signal);
+        ctx.report('scale', 'done', `canary has ${want} instance(s)`);
       }
-      if (set!.size < replicas) {
-        ctx.report('scale', 'started', `release ${canaryNumber} to ${replicas} instance(s)`);
-        await set!.grow(replicas - set!.size, ctx.signal);
-      }
-      ctx.service.plane.observer = undefined;
-      ctx.goLive(set!, 0);
-      return { status: 'succeeded', reason: analyzer.evaluate().reason };
-    } catch (err) {
-      ctx.service.plane.observer = undefined;
-      // Stable takes everything back in one switch; the canary drains behind it.
-      ctx.split([{ set: stable, weight: 100 }]);
-      if (set) void ctx.retire(set);
-      const aborted = ctx.signal.aborted;
-      if (!(err instanceof CanaryFailure) && !aborted) throw err;
-      const reason = aborted ? (ctx.signal.reason as Error).message : (err as Error).message;
-      ctx.report('rollback', aborted ? 'info' : 'failed', `all traffic back on release ${stableNumber}: ${reason}`);
-      return { status: aborted ? 'aborted' : 'rolled-back', reason };
+      analyzer.setWeight(step.weight / 100);
+      ctx.split([{ set, weight: step.weight }, { set: stable, weight: 100 - step.weight }], spec.retryOnStable);
+      const holding = step.pause === undefined ? 'until promoted (zdd promote)' : `for ${formatDuration(step.pause)}`;
+      ctx.report(name, 'started', `canary (release ${canaryNumber}) gets ${step.weight}% of traffic, held ${holding}`);
+      const how = await hold(ctx, set, analyzer, step.weight, step.pause, spec.analysis, name);
+      ctx.report(name, 'done', `${how === 'analysis' ? 'passed' : 'promoted by user'}: ${analyzer.evaluate().reason}`);
+      if (how === 'full') break;
     }
-  },
-};
+    if (set!.size < replicas) {
+      ctx.report('scale', 'started', `release ${canaryNumber} to ${replicas} instance(s)`);
+      await set!.grow(replicas - set!.size, ctx.signal);
+    }
+    ctx.service.plane.observer = undefined;
+    ctx.goLive(set!, 0);
+    return { status: 'succeeded', reason: analyzer.evaluate().reason };
+  } catch (err) {
+    ctx.service.plane.observer = undefined;
+    // Stable takes everything back in one switch; the canary drains behind it.
+    ctx.split([{ set: stable, weight: 100 }]);
+    if (set) void ctx.retire(set);
+    const aborted = ctx.signal.aborted;
+    if (!(err instanceof CanaryFailure) && !aborted) throw err;
+    const reason = aborted ? (ctx.signal.reason as Error).message : (err as Error).message;
+    ctx.report('rollback', aborted ? 'info' : 'failed', `all traffic back on release ${stableNumber}: ${reason}`);
+    return { status: aborted ? 'aborted' : 'rolled-back', reason };
+  }
+}
 
 type Ended = 'analysis' | 'next' | 'full';
+
+/** What a holding step does after one look at the analysis: the rule alone, from plain values. */
+export type HoldDecision = 'fail' | 'pass' | 'wait' | 'deadline';
+
+/**
+ * A failed analysis ends the step at once; a pass ends it only once the pause is over; past the pause
+ * plus the deadline without a pass, it fails rather than promote blind. A step without pause waits for
+ * `zdd promote` (only a failure ends it).
+ */
+export function decideHold(o: { outcome: Verdict['outcome']; heldMs: number; pauseMs: number | undefined; deadlineMs: number }): HoldDecision {
+  if (o.outcome === 'fail') return 'fail';
+  if (o.pauseMs === undefined) return 'wait';
+  if (o.heldMs >= o.pauseMs && o.outcome === 'pass') return 'pass';
+  if (o.heldMs >= o.pauseMs + o.deadlineMs) return 'deadline';
+  return 'wait';
+}
 
 /**
  * Holds a step: ends when its pause is over and the analysis passes (or when promoted); throws
@@ -123,17 +139,17 @@ function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, wei
     const tick = () => {
       const v = analyzer.evaluate();
       ctx.active.analysis = snapshot(v, analyzer, weight);
-      if (v.outcome === 'fail') return finish(() => reject(new CanaryFailure(v.reason)));
       const now = Date.now();
+      const held = now - started;
+      const decision = decideHold({ outcome: v.outcome, heldMs: held, pauseMs: pause, deadlineMs: a.deadline });
+      if (decision === 'fail') return finish(() => reject(new CanaryFailure(v.reason)));
+      if (decision === 'pass') return finish(() => resolve('analysis'));
+      if (decision === 'deadline') {
+        return finish(() => reject(new CanaryFailure(`no verdict after ${formatDuration(held)} at ${weight}% (deadline ${formatDuration(a.deadline)} past the pause): ${v.reason}; not promoting blind`)));
+      }
       if (now - lastProgress >= progressEveryMs) {
         lastProgress = now;
         ctx.progress(`${name} at ${weight}%: ${v.reason}`);
-      }
-      if (pause === undefined) return;
-      const held = now - started;
-      if (held >= pause && v.outcome === 'pass') return finish(() => resolve('analysis'));
-      if (held >= pause + a.deadline) {
-        finish(() => reject(new CanaryFailure(`no verdict after ${formatDuration(held)} at ${weight}% (deadline ${formatDuration(a.deadline)} past the pause): ${v.reason}; not promoting blind`)));
       }
     };
     ctx.active.promote = (full) => {

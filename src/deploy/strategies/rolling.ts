@@ -1,6 +1,6 @@
 import type { RollingSpec } from '../../config/schema.ts';
 import { ZddError } from '../../errors.ts';
-import type { Member, ReleaseSet } from '../../runtime/release-set.ts';
+import type { Member, ReleaseSet } from '../../release/release-set.ts';
 import type { DeployContext } from '../context.ts';
 import type { Strategy, StrategyResult } from '../strategy.ts';
 
@@ -35,69 +35,69 @@ class RolloutFailure extends ZddError {
  * Replace instances in batches: start up to maxSurge new ones, wait until they are healthy, move traffic,
  * drain and stop old ones, never letting healthy serving instances drop below replicas − maxUnavailable.
  */
-export const rolling: Strategy = {
-  name: 'rolling',
-  async run(ctx: DeployContext): Promise<StrategyResult> {
-    const spec = ctx.config.strategy as RollingSpec;
-    const replicas = ctx.config.replicas;
-    const { surge, unavailable } = rollingBounds(spec, replicas);
-    const old = ctx.service.live!;
-    const next = ctx.newSet();
-    ctx.service.incoming.add(next);
-    let failure: string | undefined;
-    const onCrash = (m: Member, how: string) => (failure ??= `new instance ${m.instance.id} ${how} during the rollout`);
-    next.on('crash', onCrash);
-    const route = (leaving: Member[] = []) => {
-      const oldServing = old.healthyCount - leaving.filter((m) => m.target.state === 'healthy').length;
-      const total = oldServing + next.healthyCount;
-      const newWeight = total === 0 ? 0 : (100 * next.healthyCount) / total;
-      ctx.split(newWeight >= 100 ? [{ set: next, weight: 100 }] : [{ set: next, weight: newWeight }, { set: old, weight: 100 - newWeight }]);
-      return { oldServing, newServing: next.healthyCount };
-    };
-    ctx.report('plan', 'info', `${replicas} replica(s), maxSurge ${surge}, maxUnavailable ${unavailable}: at least ${replicas - unavailable} healthy instance(s) serve throughout`);
-    let batch = 0;
-    try {
-      while (next.size < replicas || old.size > 0) {
-        if (failure) throw new RolloutFailure(failure);
-        batch++;
-        const move = nextBatch({ replicas, surge, unavailable, oldCount: old.size, oldServing: old.healthyCount, newCount: next.size, newServing: next.healthyCount });
-        if (move.stopOld === 0 && move.startNew === 0) throw new RolloutFailure(`no progress possible (old ${old.size}, new ${next.size}); check maxSurge/maxUnavailable`);
-        const leaving = old.victims(move.stopOld);
-        const serving = route(leaving);
-        const stopping = Promise.all(leaving.map((m) => old.stopMember(m, ctx.config.drainTimeout)));
-        ctx.report(`batch ${batch}`, 'started', `stop ${leaving.length} old, start ${move.startNew} new; serving ${serving.oldServing} old + ${serving.newServing} new`);
-        if (move.startNew > 0) {
-          try {
-            await next.grow(move.startNew, ctx.signal);
-          } catch (err) {
-            if (ctx.signal.aborted) throw err;
-            throw new RolloutFailure((err as Error).message);
-          }
-        }
-        const after = route();
-        ctx.report(`batch ${batch}`, 'done', `serving ${after.oldServing} old + ${after.newServing} new (minimum ${replicas - unavailable})`);
-        // Draining old instances no longer count; waiting for them keeps the surge honest.
-        await stopping;
-      }
+export function rolling(spec: RollingSpec): Strategy {
+  return { name: 'rolling', run: (ctx) => runRolling(ctx, spec) };
+}
+
+async function runRolling(ctx: DeployContext, spec: RollingSpec): Promise<StrategyResult> {
+  const replicas = ctx.config.replicas;
+  const { surge, unavailable } = rollingBounds(spec, replicas);
+  const old = ctx.service.live!;
+  const next = ctx.newSet();
+  ctx.service.admit(next);
+  let failure: string | undefined;
+  const onCrash = (m: Member, how: string) => (failure ??= `new instance ${m.instance.id} ${how} during the rollout`);
+  next.on('crash', onCrash);
+  const route = (leaving: Member[] = []) => {
+    const oldServing = old.healthyCount - leaving.filter((m) => m.target.state === 'healthy').length;
+    const total = oldServing + next.healthyCount;
+    const newWeight = total === 0 ? 0 : (100 * next.healthyCount) / total;
+    ctx.split(newWeight >= 100 ? [{ set: next, weight: 100 }] : [{ set: next, weight: newWeight }, { set: old, weight: 100 - newWeight }]);
+    return { oldServing, newServing: next.healthyCount };
+  };
+  ctx.report('plan', 'info', `${replicas} replica(s), maxSurge ${surge}, maxUnavailable ${unavailable}: at least ${replicas - unavailable} healthy instance(s) serve throughout`);
+  let batch = 0;
+  try {
+    while (next.size < replicas || old.size > 0) {
       if (failure) throw new RolloutFailure(failure);
-      next.off('crash', onCrash);
-      ctx.goLive(next, 0);
-      return { status: 'succeeded' };
-    } catch (err) {
-      next.off('crash', onCrash);
-      const aborted = ctx.signal.aborted;
-      if (!(err instanceof RolloutFailure) && !aborted) throw err;
-      const reason = aborted ? (ctx.signal.reason as Error).message : (err as Error).message;
-      if (spec.onFailure === 'pause' && !aborted) {
-        ctx.report('paused', 'started', `${reason}; the rollout is paused as configured (onFailure: pause): zdd abort to revert`);
-        await waitForAbort(ctx);
+      batch++;
+      const move = nextBatch({ replicas, surge, unavailable, oldCount: old.size, oldServing: old.healthyCount, newCount: next.size, newServing: next.healthyCount });
+      if (move.stopOld === 0 && move.startNew === 0) throw new RolloutFailure(`no progress possible (old ${old.size}, new ${next.size}); check maxSurge/maxUnavailable`);
+      const leaving = old.victims(move.stopOld);
+      const serving = route(leaving);
+      const stopping = Promise.all(leaving.map((m) => old.stopMember(m, ctx.config.drainTimeout)));
+      ctx.report(`batch ${batch}`, 'started', `stop ${leaving.length} old, start ${move.startNew} new; serving ${serving.oldServing} old + ${serving.newServing} new`);
+      if (move.startNew > 0) {
+        try {
+          await next.grow(move.startNew, ctx.signal);
+        } catch (err) {
+          if (ctx.signal.aborted) throw err;
+          throw new RolloutFailure((err as Error).message);
+        }
       }
-      await revert(ctx, old, next, replicas);
-      ctx.report('revert', 'done', `release ${old.release.number} serves all traffic again`);
-      return { status: ctx.signal.aborted ? 'aborted' : 'rolled-back', reason: ctx.signal.aborted ? (ctx.signal.reason as Error).message : reason };
+      const after = route();
+      ctx.report(`batch ${batch}`, 'done', `serving ${after.oldServing} old + ${after.newServing} new (minimum ${replicas - unavailable})`);
+      // Draining old instances no longer count; waiting for them keeps the surge honest.
+      await stopping;
     }
-  },
-};
+    if (failure) throw new RolloutFailure(failure);
+    next.off('crash', onCrash);
+    ctx.goLive(next, 0);
+    return { status: 'succeeded' };
+  } catch (err) {
+    next.off('crash', onCrash);
+    const aborted = ctx.signal.aborted;
+    if (!(err instanceof RolloutFailure) && !aborted) throw err;
+    const reason = aborted ? (ctx.signal.reason as Error).message : (err as Error).message;
+    if (spec.onFailure === 'pause' && !aborted) {
+      ctx.report('paused', 'started', `${reason}; the rollout is paused as configured (onFailure: pause): zdd abort to revert`);
+      await waitForAbort(ctx);
+    }
+    await revert(ctx, old, next, replicas);
+    ctx.report('revert', 'done', `release ${old.release.number} serves all traffic again`);
+    return { status: ctx.signal.aborted ? 'aborted' : 'rolled-back', reason: ctx.signal.aborted ? (ctx.signal.reason as Error).message : reason };
+  }
+}
 
 /** Back to the previous release at full size: its instances first, then all traffic, then the new ones go. */
 async function revert(ctx: DeployContext, old: ReleaseSet, next: ReleaseSet, replicas: number): Promise<void> {

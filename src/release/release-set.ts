@@ -7,9 +7,9 @@ import { HealthChecker, type HealthState } from '../health/checker.ts';
 import { ReleaseTargets } from '../proxy/release-targets.ts';
 import { Target } from '../proxy/target.ts';
 import type { Release, Store } from '../store/store.ts';
-import { describeExit, Instance } from './instance.ts';
-import { allocatePort } from './ports.ts';
-import { scopeOf } from './process-tracker.ts';
+import { describeExit, Instance } from '../runtime/instance.ts';
+import { allocatePort } from '../runtime/ports.ts';
+import { scopeOf } from '../runtime/process-tracker.ts';
 
 const instanceHost = '127.0.0.1';
 const restartBackoffMs = [500, 1_000, 2_000, 5_000, 10_000, 30_000];
