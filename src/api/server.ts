@@ -12,8 +12,10 @@ import { serviceStatus } from './status.ts';
 export interface ApiContext {
   engine: DeployEngine;
   store: Store;
-  /** Hand over to a new daemon without a gap (zdd restart). */
-  restart: () => Promise<{ from: number; to: number }>;
+  /** Hand over to a new daemon without a gap (zdd restart); `output`: where the new one's output goes, in words. */
+  restart: () => Promise<{ from: number; to: number; output: string }>;
+  /** Drain and stop, once this answer has gone out (zdd stop). */
+  stop: () => { pid: number };
   log: Logger;
   daemon: { pid: number; startedAt: number; config: string; dataDir: string; version: string };
 }
@@ -23,6 +25,7 @@ type Handler = (ctx: ApiContext, req: IncomingMessage, res: ServerResponse, para
 const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
   { method: 'GET', pattern: /^\/v1\/status$/, handler: (ctx, _req, res) => json(res, 200, statusOf(ctx)) },
   { method: 'POST', pattern: /^\/v1\/daemon\/restart$/, handler: async (ctx, _req, res) => json(res, 200, await ctx.restart()) },
+  { method: 'POST', pattern: /^\/v1\/daemon\/stop$/, handler: (ctx, _req, res) => json(res, 200, ctx.stop()) },
   {
     method: 'GET',
     pattern: /^\/v1\/services\/([^/]+)$/,

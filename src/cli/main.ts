@@ -6,12 +6,15 @@ import { abortCommand } from './commands/abort.ts';
 import { demoCommand } from './commands/demo.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
+import { initCommand } from './commands/init.ts';
 import { logsCommand } from './commands/logs.ts';
 import { promoteCommand } from './commands/promote.ts';
 import { restartCommand } from './commands/restart.ts';
 import { rollbackCommand } from './commands/rollback.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
+import { stopCommand } from './commands/stop.ts';
+import { endQuietlyWhenOutputCloses } from './closed-output.ts';
 import { describeError, exitCodeFor } from './exit.ts';
 
 const program = new Command('zdd')
@@ -21,9 +24,13 @@ const program = new Command('zdd')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), demoCommand()]) {
+for (const cmd of [initCommand(), serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), stopCommand(), demoCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
+// The daemon keeps running when its output's reader goes; the demo has a daemon and instances to clean up.
+program.hook('preAction', (_program, command) => {
+  if (command.name() !== 'serve' && command.name() !== 'demo') endQuietlyWhenOutputCloses();
+});
 
 try {
   await program.parseAsync(process.argv);

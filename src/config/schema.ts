@@ -3,6 +3,7 @@ import { defaultAnalysisSettings } from '../analysis/config.ts';
 import { formatDuration, maxDurationMs, parseDuration } from './duration.ts';
 import { parseListen } from './listen.ts';
 import { parseNetwork } from './networks.ts';
+import { logDefaults, logSize } from './size.ts';
 
 // Config as written in zdd.yaml. Durations are strings with units; everything is validated here so the
 // rest of zdd works with plain numbers (milliseconds, fractions, counts).
@@ -198,6 +199,8 @@ export const serviceSchema = z.strictObject({
   drainTimeout: duration.default(30_000),
   stopTimeout: duration.default(10_000),
   proxy,
+  /** Each instance's log file: rotated to <file>.1 … once it passes maxSize, `keep` files in all. Absent: logDefaults. */
+  logs: z.strictObject({ maxSize: logSize.default(logDefaults.maxSize), keep: z.number().int().min(1).max(100).default(logDefaults.keep) }).optional(),
 });
 
 export const configSchema = z.strictObject({

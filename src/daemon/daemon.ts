@@ -18,6 +18,7 @@ import { listenProxy } from './listen.ts';
 import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
 import type { LogFormat } from './logger.ts';
 import { reapOrphans } from './orphans.ts';
+import { describeStdout } from './output.ts';
 import { loadSecret } from './secret.ts';
 import { daemonInfoFile, readDaemonInfo, socketPathFor, type DaemonInfo } from './paths.ts';
 
@@ -28,7 +29,7 @@ export interface DaemonOptions {
   logFormat: LogFormat;
   /** Started by `zdd restart`: take the sockets over from the running daemon instead of binding them. */
   takeover?: boolean;
-  /** Called when the daemon has handed over to its successor and finished draining. */
+  /** Called when the daemon is done: handed over to its successor and drained, or stopped by `zdd stop`. */
   exit?: (code: number) => void;
   /** Lines of this daemon's own log lost on the way to stdout, for status. */
   droppedLogLines?: () => number;
@@ -90,6 +91,7 @@ export class Daemon {
         return store!;
       },
       restart: () => daemon!.restart(),
+      stop: () => daemon!.requestStop(),
       log,
       daemon: about,
     });
@@ -161,7 +163,7 @@ export class Daemon {
    * `zdd restart`: start a successor, hand it the sockets once its instances are healthy, then stop
    * accepting and drain. Neither a connection nor a request is lost. Resolves once the successor serves.
    */
-  async restart(): Promise<{ from: number; to: number }> {
+  async restart(): Promise<{ from: number; to: number; output: string }> {
     const { log } = this.#opts;
     if (this.#restarting || this.#stopping) throw new ZddError('DAEMON_BUSY', 'zdd is already restarting or stopping');
     const busy = [...this.engine.services.values()].find((s) => s.active);
@@ -182,10 +184,12 @@ export class Daemon {
         proxies: this.#proxies,
         timeoutMs: takeoverTimeoutMs,
       });
-      log.info({ successor: child.pid }, 'the next daemon serves: draining this one');
+      // From a foreground `zdd serve`, the new daemon is not this process: Ctrl-C here will not reach it.
+      const output = describeStdout();
+      log.info({ successor: child.pid, output }, `the next daemon (pid ${child.pid}) serves; it runs detached, its output goes to ${output}; stop it with zdd stop. Draining this one`);
       // After the answer to `zdd restart` has gone out.
       setImmediate(() => (this.#stopping = this.#retire()));
-      return { from: process.pid, to: child.pid! };
+      return { from: process.pid, to: child.pid!, output };
     } catch (err) {
       log.error({ err }, 'restart failed: this daemon keeps serving');
       await bindControlSocket(this.#api, this.#socket, this.#opts.dataDir);
@@ -232,6 +236,24 @@ export class Daemon {
       log.info('stopped');
     })();
     return this.#stopping;
+  }
+
+  /** `zdd stop`: the stop SIGTERM makes, begun once the answer has gone out; then the process exits. */
+  requestStop(): { pid: number } {
+    if (this.#restarting) throw new ZddError('DAEMON_BUSY', 'zdd is handing over to a new daemon', 'run zdd stop again once zdd restart has finished');
+    const exit = this.#opts.exit ?? process.exit;
+    this.#opts.log.info('zdd stop received');
+    setImmediate(() =>
+      this.stop().then(
+        () => exit(0),
+        (err: unknown) => {
+          this.#opts.log.error({ err }, 'stop failed');
+          this.killInstances();
+          exit(1);
+        },
+      ),
+    );
+    return { pid: process.pid };
   }
 
   /** Last resort on an abnormal exit: no instance may outlive the daemon. */

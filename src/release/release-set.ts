@@ -143,6 +143,7 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
       host: instanceHost,
       port,
       logFile: path.join(dataDir, 'logs', service, `${id}.log`),
+      logs: spec.logs,
       scope: scopeOf(dataDir),
     });
     this.#watchLog(instance);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
+import { logDefaults } from '../config/size.ts';
 import { ZddError } from '../errors.ts';
 import { LogFile } from './log-file.ts';
 import { LogTail } from './log-tail.ts';
@@ -19,6 +20,8 @@ export interface InstanceOptions {
   host: string;
   port: number;
   logFile: string;
+  /** Rotation of the log file (default logDefaults); lines are timestamped unless timestamps is false. */
+  logs?: { maxSize?: number; keep?: number; timestamps?: boolean };
   /** Which daemon the instance belongs to (scopeOf its data dir); outside a daemon, this process's own. */
   scope?: string;
   /** false: track its processes through /proc even where a cgroup would do (tests; a daemon has ZDD_CGROUPS=off). */
@@ -59,7 +62,8 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     if (!existsSync(options.cwd) || !statSync(options.cwd).isDirectory()) {
       throw new ZddError('CWD_MISSING', `working directory ${options.cwd} does not exist`, 'check cwd in zdd.yaml or --cwd');
     }
-    this.logFile = new LogFile(options.logFile);
+    const logs = options.logs;
+    this.logFile = new LogFile(options.logFile, { maxSize: logs?.maxSize ?? logDefaults.maxSize, keep: logs?.keep ?? logDefaults.keep, timestamps: logs?.timestamps ?? true });
     const env = {
       ...withoutZddSettings(process.env),
       ...options.env,
@@ -166,10 +170,13 @@ export function describeExit(exit: InstanceExit): string {
 
 /** A plain command line runs via `exec`, so the app itself (not a shell) is the instance's process. */
 function shellLine(command: string): string {
-  return /[;&|<>()$`\\\n]/.test(command) || /^\s*\w+=/.test(command) ? command : `exec ${command}`;
+  // One simple command (expansions and redirections included: `gunicorn --bind $HOST:$PORT app:app`) is
+  // exec'ed, so the app gets zdd's signals itself rather than a shell that dies at once on SIGTERM.
+  // Lists, pipelines, subshells and leading assignments stay as written.
+  return /[;&|()\n]/.test(command) || /^\s*\w+=/.test(command) || /^\s*exec\s/.test(command) ? command : `exec ${command}`;
 }
 
-function withoutZddSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+export function withoutZddSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !k.startsWith('ZDD_')) out[k] = v;
   return out;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { close, mkdirSync, openSync, write } from 'node:fs';
+import { close, closeSync, fstatSync, mkdirSync, openSync, renameSync, unlinkSync, write } from 'node:fs';
 import path from 'node:path';
 
 /** Output an instance's log file lost: counted, so status and the daemon log can say so. */
@@ -18,6 +18,15 @@ export interface LogFileOptions {
   reportEveryMs?: number;
   /** Output waiting for the disk beyond this is dropped rather than held in memory (a disk that hangs). */
   maxQueuedBytes?: number;
+  /** Each line starts with the time it came (ISO 8601, UTC, then a space), so `zdd logs` can say when. */
+  timestamps?: boolean;
+  /**
+   * Rotation, so a chatty app cannot fill the disk: a write that would take the file past maxSize goes to
+   * a new file instead, the old one renamed to <file>.1 (and .1 to .2, …), `keep` files in all, the
+   * current one included. Without maxSize the file grows without end.
+   */
+  maxSize?: number;
+  keep?: number;
 }
 
 export type LogFileEvents = {
@@ -28,18 +37,23 @@ export type LogFileEvents = {
 };
 
 /**
- * An instance's output appended to its log file, written so that a full or failing disk costs log lines,
- * never the daemon: no call throws, no 'error' goes unheard. A failed write drops what was waiting and,
- * for retryMs, whatever comes next, counting it; then writing is tried again, so logging resumes by
- * itself once space is freed.
+ * An instance's output appended to its log file (lines timestamped and the file rotated by size, when
+ * asked), written so that a full or failing disk costs log lines, never the daemon: no call throws, no
+ * 'error' goes unheard. A failed write (or rotation) drops what was waiting and, for retryMs, whatever
+ * comes next, counting it; then writing is tried again, so logging resumes by itself once space is freed.
  */
 export class LogFile extends EventEmitter<LogFileEvents> {
   readonly file: string;
   readonly #retryMs: number;
   readonly #reportEveryMs: number;
   readonly #maxQueuedBytes: number;
+  readonly #stamper: LineStamper | undefined;
+  readonly #maxSize: number;
+  readonly #keep: number;
   readonly #drops: LogDrops = { lines: 0, bytes: 0, error: null };
   #fd: number | undefined;
+  /** Bytes in the file the fd writes to. */
+  #size = 0;
   #queue: Buffer[] = [];
   #queued = 0;
   #writing = false;
@@ -58,6 +72,9 @@ export class LogFile extends EventEmitter<LogFileEvents> {
     this.#reportEveryMs = o.reportEveryMs ?? 60_000;
     // Room for a burst of output while a write is under way: a healthy disk loses nothing.
     this.#maxQueuedBytes = o.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.#stamper = o.timestamps ? new LineStamper() : undefined;
+    this.#maxSize = o.maxSize ?? Number.POSITIVE_INFINITY;
+    this.#keep = Math.max(1, o.keep ?? 3);
   }
 
   get drops(): LogDrops {
@@ -66,7 +83,7 @@ export class LogFile extends EventEmitter<LogFileEvents> {
 
   write(chunk: string): void {
     if (this.#ended || chunk === '') return;
-    const buf = Buffer.from(chunk);
+    const buf = Buffer.from(this.#stamper ? this.#stamper.stamp(chunk) : chunk);
     if (this.#failingUntil !== undefined && Date.now() < this.#failingUntil) return this.#drop([buf]);
     // An app printing faster than the disk takes it must not grow the daemon's memory without end.
     if (this.#queued + buf.length > this.#maxQueuedBytes) return this.#drop([buf], 'the disk is not keeping up with the output');
@@ -95,17 +112,33 @@ export class LogFile extends EventEmitter<LogFileEvents> {
       try {
         mkdirSync(path.dirname(this.file), { recursive: true });
         this.#fd = openSync(this.file, 'a');
+        this.#size = fstatSync(this.#fd).size;
       } catch (err) {
         return this.#fail(err as Error, []);
       }
     }
-    const buf = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue);
+    let buf = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue);
     this.#queue = [];
     this.#queued = 0;
+    if (this.#size > 0 && this.#size + buf.length > this.#maxSize) {
+      try {
+        this.#rotate();
+      } catch (err) {
+        return this.#fail(err as Error, [buf]);
+      }
+    }
+    if (buf.length > this.#maxSize) {
+      // More than a whole file: what fits (up to its last full line) now, the rest into the next file.
+      const cut = cutAt(buf, this.#maxSize);
+      this.#queue.unshift(buf.subarray(cut));
+      this.#queued += buf.length - cut;
+      buf = buf.subarray(0, cut);
+    }
     this.#writing = true;
-    write(this.#fd, buf, 0, buf.length, null, (err, written) => {
+    write(this.#fd!, buf, 0, buf.length, null, (err, written) => {
       this.#writing = false;
       if (err) return this.#fail(err, [buf]);
+      this.#size += written;
       if (written < buf.length) {
         // A short write (the disk just filled up, typically): the rest goes first next time.
         this.#queue.unshift(buf.subarray(written));
@@ -116,6 +149,18 @@ export class LogFile extends EventEmitter<LogFileEvents> {
       }
       this.#flush();
     });
+  }
+
+  /** <file> becomes <file>.1, <file>.1 becomes <file>.2, …; the oldest beyond `keep` is overwritten (or, keep 1, deleted). */
+  #rotate(): void {
+    const fd = this.#fd!;
+    this.#fd = undefined;
+    closeSync(fd);
+    for (let i = this.#keep - 1; i >= 2; i--) renameIfThere(`${this.file}.${i - 1}`, `${this.file}.${i}`);
+    if (this.#keep >= 2) renameSync(this.file, `${this.file}.1`);
+    else unlinkSync(this.file);
+    this.#fd = openSync(this.file, 'a');
+    this.#size = 0;
   }
 
   #fail(err: Error, lost: Buffer[]): void {
@@ -139,6 +184,34 @@ export class LogFile extends EventEmitter<LogFileEvents> {
       this.#reportedAt = now;
       this.emit('dropping', this.drops);
     }
+  }
+}
+
+/** Puts the time at the start of each line; a line that comes in pieces is stamped once, at its first. */
+export class LineStamper {
+  #atLineStart = true;
+
+  stamp(chunk: string, now = Date.now()): string {
+    if (chunk === '') return chunk;
+    const time = `${new Date(now).toISOString()} `;
+    // Every newline followed by more text starts a stamped line; a final newline waits for the next chunk.
+    const out = (this.#atLineStart ? time : '') + chunk.replace(/\n(?=[^])/g, `\n${time}`);
+    this.#atLineStart = chunk.endsWith('\n');
+    return out;
+  }
+}
+
+/** Where to split a buffer to keep at most `max` bytes: after its last newline within them, else at max. */
+function cutAt(buf: Buffer, max: number): number {
+  const nl = buf.lastIndexOf(10, max - 1);
+  return nl >= 0 ? nl + 1 : max;
+}
+
+function renameIfThere(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

@@ -93,7 +93,18 @@ describe('Instance', () => {
     assert.deepEqual(instance.tail.lines(), expected);
     assert.deepEqual(instance.tail.lines(3), ['line 98', 'line 99', 'line 100']);
     const log = await fileEndingWith(instance.options.logFile, 'line 100\n');
-    assert.equal(log, expectedLog);
+    assert.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z line 1\n/, 'each line starts with the time it came');
+    assert.equal(log.replace(/^\S+Z /gm, ''), expectedLog);
+  });
+
+  it('runs one simple command itself, not under a shell, even with $VARIABLES in it: the app gets the signals', { timeout: 10_000 }, async () => {
+    const ready = await reportServer();
+    const script = path.join(dir, 'report-main.js');
+    writeFileSync(script, stubborn.replace("process.on('SIGTERM', () => {});", "process.on('SIGTERM', () => process.exit(0));"));
+    const instance = start({ command: `${node} ${script} --port $PORT`, env: { READY_PORT: String(ready.port), ROLE: 'main' } });
+    const child = await ready.report('main');
+    assert.equal(child.pid, instance.pid, 'the shell exec\'ed the app');
+    assert.deepEqual(await instance.stop(10_000), { code: 0, signal: null }, 'the app handled SIGTERM itself');
   });
 
   it('stops a process with SIGTERM when it handles it', { timeout: 10_000 }, async () => {

@@ -38,6 +38,27 @@ export function historyCommand(): Command {
     });
 }
 
+/** Longest env line and value shown; `--json` has them whole. */
+const envLineMax = 160;
+const envValueMax = 40;
+
+/**
+ * A release's env on one line, KEY=value (values of secret-looking names arrive as [redacted]): long
+ * values are cut, and keys past the line's length are counted, not shown.
+ */
+export function envLine(env: Record<string, string>): string {
+  const pairs = Object.entries(env).map(([k, v]) => {
+    const short = v.length > envValueMax ? `${v.slice(0, envValueMax - 1)}…` : v;
+    return `${k}=${/[\s"]/.test(short) || short === '' ? JSON.stringify(short) : short}`;
+  });
+  let line = '';
+  for (const [i, pair] of pairs.entries()) {
+    if (line && line.length + pair.length + 1 > envLineMax) return `${line} ${dim(`(+${pairs.length - i} more: zdd history --json)`)}`;
+    line = line ? `${line} ${pair}` : pair;
+  }
+  return line;
+}
+
 const stateColor: Record<ReleaseState, (s: string) => string> = {
   live: ok,
   canary: warn,
@@ -62,7 +83,10 @@ function render(h: HistoryResponse, allSteps: boolean): string {
     table(
       [
         [dim('#'), dim('version'), dim('state'), dim('created'), dim('command')],
-        ...h.releases.map((r) => [String(r.number), r.version, stateColor[r.state](r.state), clock(r.createdAt), Array.isArray(r.command) ? r.command.join(' ') : r.command]),
+        ...h.releases.flatMap((r) => [
+          [String(r.number), r.version, stateColor[r.state](r.state), clock(r.createdAt), Array.isArray(r.command) ? r.command.join(' ') : r.command],
+          ...(Object.keys(r.env).length > 0 ? [['', '', '', '', `${dim('env')} ${envLine(r.env)}`]] : []),
+        ]),
       ],
       '  ',
     ),
