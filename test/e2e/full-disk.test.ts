@@ -84,7 +84,8 @@ const projects: Project[] = [];
 const daemons: DaemonProcess[] = [];
 const disks: SmallDisk[] = [];
 after(async () => {
-  await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
+  // SIGTERM: a daemon stops its instances (on a full disk too); SIGKILL would leave them running.
+  await Promise.all(daemons.map((d) => d.stop('SIGTERM')));
   await Promise.all(disks.map((d) => d.unmount()));
   for (const p of projects) p.remove();
 });
