@@ -37,6 +37,13 @@ export function optionalString(v: unknown, name: string): string | undefined {
   return v;
 }
 
+/** A path on the daemon's machine; relative paths are refused (relative to what?). */
+export function absolutePath(v: unknown, name: string): string | undefined {
+  const s = optionalString(v, name);
+  if (s !== undefined && !s.startsWith('/')) throw badRequest(`${name} must be an absolute path, got "${s}"`);
+  return s;
+}
+
 export function optionalBoolean(v: unknown, name: string): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') throw badRequest(`${name} must be true or false, got ${JSON.stringify(v)}`);

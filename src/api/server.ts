@@ -5,7 +5,7 @@ import type { DeployEngine, Started } from '../deploy/engine.ts';
 import type { DeployEvent } from '../deploy/events.ts';
 import { ZddError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
-import { badRequest, env, limitParam, optionalBoolean, optionalRelease, optionalString, pathParam } from './params.ts';
+import { absolutePath, badRequest, env, limitParam, optionalBoolean, optionalRelease, optionalString, pathParam } from './params.ts';
 import { redactEnv } from './redact.ts';
 import { serviceStatus } from './status.ts';
 
@@ -47,6 +47,8 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
             env: env(body.env),
             command: optionalString(body.command, 'command'),
             cwd: optionalString(body.cwd, 'cwd'),
+            source: absolutePath(body.source, 'source'),
+            gitRef: optionalString(body.gitRef, 'gitRef'),
           },
           listener,
         ),
@@ -96,6 +98,10 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
         command: r.spec.command,
         cwd: r.spec.cwd,
         env: redactEnv(r.spec.env),
+        folder: r.folder,
+        prunedAt: r.prunedAt,
+        source: r.source,
+        hooks: r.hooks,
       }));
       const numbers = new Map(all.map((r) => [r.id, r.number]));
       const deployments = ctx.store.deployments(service, limit).map((d) => ({
@@ -196,6 +202,5 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 function unknown(ctx: ApiContext, service: string): ZddError {
-  const known = [...ctx.engine.services.keys()].join(', ') || 'none';
-  return new ZddError('SERVICE_UNKNOWN', `no service named "${service}" in zdd.yaml (services: ${known})`);
+  return ctx.engine.unknownService(service);
 }

@@ -3,6 +3,7 @@ import type { AnalysisSnapshot, ServiceState } from '../deploy/service-state.ts'
 import type { ReleaseStatsView } from '../proxy/release-stats.ts';
 import type { LogDrops } from '../runtime/log-file.ts';
 import type { ReleaseSet } from '../release/release-set.ts';
+import type { HookRecord, ReleaseSource } from '../store/store.ts';
 import type { StoreHealth } from '../store/writes.ts';
 
 export interface InstanceStatus {
@@ -23,6 +24,9 @@ export interface ReleaseStatus {
   createdAt: number;
   instances: InstanceStatus[];
   traffic: ReleaseStatsView;
+  /** What its code was made from (with a source folder), and its hooks' outcomes. */
+  source: ReleaseSource | null;
+  hooks: HookRecord[];
 }
 
 export interface ServiceStatus {
@@ -42,6 +46,8 @@ export interface ServiceStatus {
   logDrops: { lines: number; bytes: number };
   /** Requests the proxy refused itself since zdd started (malformed, too slow, over a limit), by status. */
   rejected: Record<string, number>;
+  /** The listen address zdd.yaml names when the proxy does not listen there yet (zdd restart moves it). */
+  pendingListen: string | null;
 }
 
 /** What the daemon could not write: behind the warnings of `zdd status`. */
@@ -68,7 +74,7 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
       };
     });
     const r = set.release;
-    return { number: r.number, version: r.version, createdAt: r.createdAt, instances, traffic: s.plane.stats(r.number).view(inFlight) };
+    return { number: r.number, version: r.version, createdAt: r.createdAt, instances, traffic: s.plane.stats(r.number).view(inFlight), source: r.source, hooks: r.hooks };
   };
   const a = s.active;
   const logDrops = { lines: 0, bytes: 0 };
@@ -81,6 +87,7 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
     name: s.name,
     listen: formatListen(s.config.listen),
     rejected: { ...s.plane.rejections },
+    pendingListen: s.pendingListen ? formatListen(s.pendingListen) : null,
     strategy: s.config.strategy.type,
     replicas: s.config.replicas,
     live: s.live ? release(s.live) : null,

@@ -26,8 +26,15 @@ export class ConfigError extends ZddError {
 
 export interface ServiceConfig extends ServiceSpec {
   name: string;
-  /** Absolute working directory of the service's instances. */
+  /**
+   * Where the service's instances run. Without `source`: an absolute folder. With `source`: a path
+   * relative to each release's own folder (its snapshot), "." by default.
+   */
   cwd: string;
+  /** Absolute: the folder each release snapshots. */
+  source?: string;
+  /** Absolute: the dotenv file read at each deploy. */
+  envFile?: string;
 }
 
 export interface Config {
@@ -65,12 +72,16 @@ export function parseConfig(text: string, file: string): Config {
     const issues = result.error.issues.flatMap((i) => describeIssue(i, doc, lineCounter));
     throw new ConfigError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  const clashes = listenClashes(result.data.services, doc, lineCounter);
-  if (clashes.length > 0) throw new ConfigError(file, clashes);
+  const clashes = [...listenClashes(result.data.services, doc, lineCounter), ...releaseIssues(result.data.services, doc, lineCounter)];
+  if (clashes.length > 0) throw new ConfigError(file, clashes.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const dir = path.dirname(file);
   const services = new Map<string, ServiceConfig>();
   for (const [name, spec] of Object.entries(result.data.services)) {
-    services.set(name, { ...spec, name, cwd: path.resolve(dir, spec.cwd ?? '.') });
+    const source = spec.source === undefined ? undefined : path.resolve(dir, spec.source);
+    const service: ServiceConfig = { ...spec, name, cwd: source ? path.normalize(spec.cwd ?? '.') : path.resolve(dir, spec.cwd ?? '.') };
+    if (source) service.source = source;
+    if (spec.envFile !== undefined) service.envFile = path.resolve(dir, spec.envFile);
+    services.set(name, service);
   }
   return { file, services };
 }
@@ -91,6 +102,25 @@ function listenClashes(services: Record<string, { listen: ListenAddress }>, doc:
       });
     }
     seen.push([name, listen]);
+  }
+  return out;
+}
+
+/** Keys that only make sense for a service whose releases have folders of their own (`source`). */
+const needSource = ['install', 'build', 'buildCache', 'shared'] as const;
+
+function releaseIssues(services: Record<string, ServiceSpec>, doc: Document, lc: LC): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const [name, spec] of Object.entries(services)) {
+    if (spec.source === undefined) {
+      for (const key of needSource) {
+        const value = spec[key];
+        if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+        out.push({ key: `services.${name}.${key}`, line: valueLine(doc, lc, ['services', name, key]), message: `needs source: it works on each release's own folder, a snapshot of source` });
+      }
+    } else if (spec.cwd !== undefined && (path.isAbsolute(spec.cwd) || path.normalize(spec.cwd).split(path.sep)[0] === '..')) {
+      out.push({ key: `services.${name}.cwd`, line: valueLine(doc, lc, ['services', name, 'cwd']), message: `with source, cwd is a folder inside the release (relative, without ".."), e.g. backend` });
+    }
   }
   return out;
 }
@@ -175,20 +205,25 @@ function collectKeys(root: z.ZodType): string[] {
 /** "did you mean" for a near-miss of a known key. */
 function suggest(key: string): string {
   const lower = key.toLowerCase().replace(/[-_]/g, '');
-  const hit = knownKeys.find((c) => c.toLowerCase() === lower || editDistance(c.toLowerCase(), lower) <= 2);
+  // Short keys tolerate one slip, longer ones two: "bogus" is not a typo of "logs".
+  const tolerance = lower.length <= 5 ? 1 : 2;
+  const hit = knownKeys.find((c) => c.toLowerCase() === lower || editDistance(c.toLowerCase(), lower) <= tolerance);
   return hit ? ` (did you mean "${hit}"?)` : '';
 }
 
+/** Edits (insert, delete, substitute, swap two neighbours) between a and b: "pasue" is one from "pause". */
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  let before: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
     }
+    before = prev;
+    prev = row;
   }
-  return row[b.length]!;
+  return prev[b.length]!;
 }

@@ -188,10 +188,43 @@ const command = z.union([z.string().min(1, 'must not be empty'), z.array(z.strin
   error: 'expected a command line such as "node server.js" or a list of arguments',
 });
 
+/** A path inside a release folder: relative, no "..", no leading "./" games that escape it. */
+const releasePath = z.string({ error: 'expected a path relative to the source folder, e.g. uploads or db/app.sqlite' }).refine(
+  (p) => p.length > 0 && !p.startsWith('/') && !p.split('/').some((part) => part === '..' || part === '.git' || part === '.zdd'),
+  'must be a path inside the source folder (relative, without ".."), e.g. uploads or storage/app.db',
+);
+
+/** Reuse what the previous release's build produced when these files did not change (a lockfile). */
+const buildCache = z.strictObject({
+  /** Files (relative to the source folder) whose content decides whether the cache applies. */
+  key: z.array(releasePath).min(1, 'name at least one file, e.g. package-lock.json'),
+  /** What the build produces that can be reused, copied from the previous release's folder. */
+  paths: z.array(releasePath).min(1, 'name at least one path, e.g. node_modules'),
+});
+
 export const serviceSchema = z.strictObject({
   listen,
   command,
+  /** The app's code, relative to zdd.yaml: each release runs from its own snapshot of it. */
+  source: z.string().min(1, 'must not be empty').optional(),
   cwd: z.string().optional(),
+  /** Shell command installing dependencies (npm ci…), run before build; skipped when buildCache reuses an earlier release's. */
+  install: z.string().min(1, 'must not be empty').optional(),
+  /** Shell command run once per release in its snapshot before any instance starts (compile, bundle…). */
+  build: z.string().min(1, 'must not be empty').optional(),
+  buildCache: buildCache.optional(),
+  /** Shell command run once per deploy, after build and before the release gets traffic (migrations). */
+  release: z.string().min(1, 'must not be empty').optional(),
+  /** Shell command run against the new, healthy release before traffic moves; ZDD_SMOKE_URL reaches it. */
+  smoke: z.string().min(1, 'must not be empty').optional(),
+  /** Time limit for each of build, release and smoke. */
+  hookTimeout: positiveDuration.default(600_000),
+  /** Paths that persist across releases (uploads, SQLite files, .env): kept once per service, linked into each release. */
+  shared: z.array(releasePath).default([]),
+  /** Release folders kept (the live one, its warm predecessor and any in use are always kept). */
+  keepReleases: z.number().int().min(1).max(1000).default(5),
+  /** A dotenv file (relative to zdd.yaml) read at deploy time; its values are recorded with the release. */
+  envFile: z.string().min(1, 'must not be empty').optional(),
   env: z.record(envName, envValue).default({}),
   replicas: z.number().int().min(1).max(256).default(1),
   health,

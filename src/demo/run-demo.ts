@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,10 @@ interface Act {
   /** What the act should end with; the demo says so when it did not. */
   expect: 'succeeded' | 'failed' | 'rolled-back';
   rollback?: boolean;
+  /** Edit the app's code in the source folder first (and show that the live release does not change). */
+  editCode?: boolean;
+  /** Show what the app answers after the act. */
+  show?: boolean;
 }
 
 const acts: Act[] = [
@@ -31,7 +35,12 @@ const acts: Act[] = [
   { title: 'Canary: v5 fails 30% of requests; analysis rolls it back', strategy: 'canary', version: 'v5-bad', env: { ERROR_RATE: '0.3' }, expect: 'rolled-back' },
   { title: 'Canary: v6 is as good as stable; promoted step by step', strategy: 'canary', version: 'v6', expect: 'succeeded' },
   { title: 'Rolling: v7 replaces instances one at a time', strategy: 'rolling', version: 'v7', expect: 'succeeded' },
+  { title: "A code change: server.js is edited; the live release runs its own copy until v8 is deployed", strategy: 'blue-green', version: 'v8', editCode: true, show: true, expect: 'succeeded' },
+  { title: 'Rollback: the old code comes back, not just the old env', strategy: 'blue-green', rollback: true, show: true, expect: 'succeeded' },
 ];
+
+/** The edit the demo makes to the example app's code: one more field in its answer. */
+const codeChange = { from: 'path: url.pathname }', to: "path: url.pathname, greeting: 'hello from the edited code' }" };
 
 const strategies: Record<string, string> = {
   'blue-green': '{ type: blue-green, rollbackWindow: 1m }',
@@ -43,8 +52,8 @@ function configYaml(port: number, strategy: string): string {
   return `services:
   web:
     listen: 127.0.0.1:${port}
+    source: ./app
     command: ${JSON.stringify([process.execPath, 'server.js'])}
-    cwd: ${JSON.stringify(exampleApp)}
     env: { APP_VERSION: v1 }
     replicas: 3
     health: { path: /healthz, interval: 100ms, timeout: 1s, startTimeout: 5s }
@@ -60,6 +69,10 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
   const dir = mkdtempSync(path.join(os.tmpdir(), 'zdd-demo-'));
   const port = await allocatePort('127.0.0.1');
   const configPath = path.join(dir, 'zdd.yaml');
+  // The app's code in a folder of the project: each release runs from its own snapshot of it.
+  const appDir = path.join(dir, 'app');
+  mkdirSync(appDir);
+  cpSync(path.join(exampleApp, 'server.js'), path.join(appDir, 'server.js'));
   writeFileSync(configPath, configYaml(port, 'blue-green'));
   const log = pino({ level: 'info' }, pino.destination({ dest: path.join(dir, 'zdd.log'), sync: false }));
   const t0 = Date.now();
@@ -76,12 +89,18 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
     for (const [i, act] of acts.entries()) {
       say(`\n${bold(`${i + 2}.`)} ${act.title}`);
       writeFileSync(configPath, configYaml(port, act.strategy));
+      if (act.editCode) {
+        const file = path.join(appDir, 'server.js');
+        writeFileSync(file, readFileSync(file, 'utf8').replace(codeChange.from, codeChange.to));
+        say(dim(`   edited ${file}; the live release still answers: ${await answer(port)}`));
+      }
       const started = Date.now();
       const failedBefore = traffic.counts.failed;
       const got = act.rollback
         ? await deployAndPrint(daemon, 'rollback', {}, out)
         : await deployAndPrint(daemon, 'deploy', { version: act.version, env: { APP_VERSION: act.version!, ...act.env } }, out);
       results.push({ title: act.title, expected: act.expect, got, took: Date.now() - started, failed: traffic.counts.failed - failedBefore });
+      if (act.show) say(`   ${bold('GET /')} → ${await answer(port)}`);
     }
   } finally {
     clearInterval(ticker);
@@ -121,6 +140,14 @@ async function deployAndPrint(daemon: Daemon, kind: 'deploy' | 'rollback', req: 
   const started = kind === 'rollback' ? daemon.engine.rollback('web', undefined, listener) : daemon.engine.deploy('web', req, listener);
   const finished = await started.done;
   return finished.status;
+}
+
+/** What the app answers now, without its pid (which changes with every instance). */
+async function answer(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  const body = (await res.json()) as Record<string, unknown>;
+  delete body.pid;
+  return JSON.stringify(body);
 }
 
 function indented(out: NodeJS.WritableStream): NodeJS.WritableStream {

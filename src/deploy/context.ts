@@ -3,6 +3,7 @@ import { formatDuration } from '../config/duration.ts';
 import type { ServiceConfig } from '../config/load.ts';
 import { ReleaseSet, type ReleaseSetContext } from '../release/release-set.ts';
 import type { Deployment, Release, StepStatus, Store } from '../store/store.ts';
+import { smokeTest } from './prepare.ts';
 import type { ActiveDeployment, ServiceState } from './service-state.ts';
 
 export interface EngineParts {
@@ -29,6 +30,15 @@ export class DeployContext {
 
   get release(): Release {
     return this.active.release;
+  }
+
+  /** The deployment's release as recorded again (it got its folder). */
+  setRelease(release: Release): void {
+    this.active.release = release;
+  }
+
+  get dataDir(): string {
+    return this.#parts.dataDir;
   }
 
   get signal(): AbortSignal {
@@ -97,8 +107,26 @@ export class DeployContext {
       throw err;
     }
     this.report('start', 'done', `${count} instance(s) healthy in ${formatDuration(Date.now() - t0)}`);
+    try {
+      // A new release proves itself before any traffic: its smoke test, once per deploy.
+      if (release === this.release) await this.smoke(set);
+    } catch (err) {
+      this.service.dismiss(set);
+      await set.stop(0);
+      throw err;
+    }
     return set;
   }
+
+  /** The deploy's smoke test against a healthy instance of `set`, before it gets traffic (deploys only, once). */
+  async smoke(set: ReleaseSet): Promise<void> {
+    if (this.deployment.kind !== 'deploy' || this.#smoked || !this.config.smoke) return;
+    this.#smoked = true;
+    const member = [...set.members].find((m) => m.target.state === 'healthy');
+    if (member) await smokeTest(this, member.target.port);
+  }
+
+  #smoked = false;
 
   /** All traffic to `set` at once and make it the live release; the previous one is kept warm or retired. */
   goLive(set: ReleaseSet, keepPreviousWarmMs: number): void {

@@ -1,8 +1,13 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { formatDuration } from '../config/duration.ts';
+import { formatListen } from '../config/listen.ts';
 import type { Config, ServiceConfig } from '../config/load.ts';
 import { ZddError } from '../errors.ts';
 import type { Deployment, DeploymentKind, Release, ReleaseSpec } from '../store/store.ts';
+import { readEnvFile } from '../release/env-file.ts';
 import { DeployContext, type EngineParts } from './context.ts';
+import { ensureReleaseCode, prepareRelease, pruneReleases, rebuildableFrom, type CodeRequest } from './prepare.ts';
 import type { DeployEvent, DeployListener } from './events.ts';
 import type { ActiveDeployment, ServiceState } from './service-state.ts';
 import type { Strategy, StrategyResult } from './strategy.ts';
@@ -13,8 +18,12 @@ export interface DeployRequest {
   version?: string;
   env?: Record<string, string>;
   command?: string | string[];
-  /** Absolute. */
+  /** Absolute. Without `source`: where instances run; with it: a folder inside the release. */
   cwd?: string;
+  /** Absolute: snapshot this folder instead of the service's `source`. */
+  source?: string;
+  /** Snapshot this commit of the source instead of its working tree. */
+  gitRef?: string;
 }
 
 export interface Started {
@@ -42,15 +51,25 @@ export class DeployEngine {
     const service = this.#service(name);
     this.#refuseIfBusy(service);
     const config = this.#freshConfig(service);
+    const sourced = req.source !== undefined || config.source !== undefined;
+    if (req.gitRef !== undefined && !sourced) {
+      throw new ZddError('BAD_REQUEST', `--git-ref needs a source folder, and ${name} has none`, `set source in zdd.yaml (the folder holding the app's code), or pass --source DIR`);
+    }
     const spec: ReleaseSpec = {
       ...withoutName(config),
       command: req.command ?? config.command,
-      cwd: req.cwd ?? config.cwd,
-      env: { ...config.env, ...req.env },
+      cwd: releaseCwd(config, req),
+      // zdd.yaml's env, then the envFile's values, then --env: recorded with the release.
+      env: { ...config.env, ...(config.envFile ? readEnvFile(config.envFile) : {}), ...req.env },
     };
     const release = this.#parts.store.createRelease(name, req.version, spec);
     const strategy = service.live ? strategyFor(config.strategy) : initial;
-    return this.#run(service, 'deploy', strategy, release, listener);
+    const code: CodeRequest = { source: req.source, gitRef: req.gitRef };
+    const ready = async (ctx: DeployContext) => {
+      if (service.pendingListen) ctx.report('config', 'info', listenNotice(service));
+      await prepareRelease(ctx, code);
+    };
+    return this.#run(service, 'deploy', withCode(strategy, ready), release, listener);
   }
 
   /**
@@ -85,12 +104,14 @@ export class DeployEngine {
       if (!target) throw new ZddError('NOTHING_TO_ROLL_BACK', `${name} has no previous release to roll back to`, `deploy a release with: zdd deploy ${name}`);
     }
     if (target.id === live?.id) throw new ZddError('NOTHING_TO_ROLL_BACK', `release ${target.number} of ${name} is already live`);
-    return this.#run(service, 'rollback', service.live ? rollbackStrategy(service.config.strategy) : initial, target, listener);
+    refuseIfCodeGone(target, service.config.keepReleases);
+    const strategy = service.live ? rollbackStrategy(service.config.strategy) : initial;
+    return this.#run(service, 'rollback', withCode(strategy, ensureReleaseCode), target, listener);
   }
 
   /** Start the release that was live when the daemon last stopped. */
   restore(name: string, release: Release, listener?: DeployListener): Started {
-    return this.#run(this.#service(name), 'restore', initial, release, listener);
+    return this.#run(this.#service(name), 'restore', withCode(initial, ensureReleaseCode), release, listener);
   }
 
   promote(name: string, full: boolean): string {
@@ -142,11 +163,27 @@ export class DeployEngine {
 
   #service(name: string): ServiceState {
     const s = this.services.get(name);
-    if (!s) {
-      const known = [...this.services.keys()].join(', ') || 'none';
-      throw new ZddError('SERVICE_UNKNOWN', `no service named "${name}" in zdd.yaml (services: ${known})`);
-    }
+    if (!s) throw this.unknownService(name);
     return s;
+  }
+
+  /** Why a service name is not one the daemon runs: not in zdd.yaml at all, or added since it started. */
+  unknownService(name: string): ZddError {
+    const known = [...this.services.keys()].join(', ') || 'none';
+    let inFile = false;
+    try {
+      inFile = this.#loadConfig().services.has(name);
+    } catch {
+      // A broken zdd.yaml says nothing about it.
+    }
+    if (inFile) {
+      return new ZddError(
+        'SERVICE_NOT_RUNNING',
+        `${name} is in zdd.yaml but was added after zdd serve started (running: ${known})`,
+        'run zdd restart to start it; the services that run now keep serving through the restart',
+      );
+    }
+    return new ZddError('SERVICE_UNKNOWN', `no service named "${name}" in zdd.yaml (services: ${known})`);
   }
 
   #refuseIfBusy(service: ServiceState): void {
@@ -165,10 +202,8 @@ export class DeployEngine {
   #freshConfig(service: ServiceState): ServiceConfig {
     const config = this.#loadConfig().services.get(service.name);
     if (!config) throw new ZddError('SERVICE_UNKNOWN', `service "${service.name}" is no longer in zdd.yaml`);
-    if (config.listen.host !== service.config.listen.host || config.listen.port !== service.config.listen.port) {
-      this.#parts.log.warn({ service: service.name }, 'listen changed in zdd.yaml: restart zdd serve to apply it');
-    }
     service.reconfigure(config);
+    if (service.pendingListen) this.#parts.log.warn({ service: service.name }, listenNotice(service));
     return service.config;
   }
 
@@ -203,6 +238,7 @@ export class DeployEngine {
         result = { status: aborted ? 'aborted' : 'failed', reason };
       }
       const reason = result.status === 'succeeded' ? (result.reason ?? null) : result.reason;
+      if (result.status === 'succeeded') pruneReleases(ctx);
       store.finishDeployment(deployment.id, result.status, reason);
       if (result.status !== 'succeeded' && kind === 'deploy') store.setReleaseState(release.id, 'failed');
       const summary = `${kind} of release ${release.number} ${result.status}${reason ? `: ${reason}` : ''}`;
@@ -215,6 +251,47 @@ export class DeployEngine {
     })();
     return { deployment, done: active.done };
   }
+}
+
+function listenNotice(s: ServiceState): string {
+  return `listen is ${formatListen(s.pendingListen!)} in zdd.yaml, but the proxy still listens on ${formatListen(s.config.listen)}: run zdd restart to move it`;
+}
+
+/** The strategy, after the release's code is ready (its folder, build and release phase, or its folder checked). */
+function withCode(strategy: Strategy, ready: (ctx: DeployContext) => Promise<void>): Strategy {
+  return {
+    name: strategy.name,
+    async run(ctx) {
+      await ready(ctx);
+      return strategy.run(ctx);
+    },
+  };
+}
+
+/**
+ * Where a new release's instances run. Without a source folder: an absolute folder (--cwd, else zdd.yaml's).
+ * With one: a folder inside the release (its absolute path is known once the release's folder exists); a
+ * --cwd given as a path inside the source folder means the same place inside the release.
+ */
+function releaseCwd(config: ServiceConfig, req: DeployRequest): string {
+  const sourceDir = req.source ?? config.source;
+  if (sourceDir === undefined || req.cwd === undefined) return req.cwd ?? config.cwd;
+  const rel = path.isAbsolute(req.cwd) ? path.relative(sourceDir, req.cwd) : path.normalize(req.cwd);
+  if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+    throw new ZddError('BAD_REQUEST', `--cwd ${req.cwd} is outside the source folder ${sourceDir}`, 'with a source folder, instances run inside the release: give a folder inside it');
+  }
+  return rel || '.';
+}
+
+/** A rollback to a release whose folder was deleted and cannot be made again is refused before it starts. */
+function refuseIfCodeGone(r: Release, keepReleases: number): void {
+  if (r.folder === null || rebuildableFrom(r)) return;
+  if (r.prunedAt === null && existsSync(r.folder)) return;
+  throw new ZddError(
+    'RELEASE_FOLDER_GONE',
+    `release ${r.number} of ${r.service} cannot run again: its folder ${r.folder} was deleted (keepReleases: ${keepReleases}) and no git commit holds its code (it was deployed with uncommitted changes, or outside git)`,
+    `deploy that code again (zdd deploy ${r.service}), or raise keepReleases so rollbacks can reach further back`,
+  );
 }
 
 function withoutName(c: ServiceConfig): Omit<ServiceConfig, 'name'> {

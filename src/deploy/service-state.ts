@@ -1,3 +1,4 @@
+import type { ListenAddress } from '../config/listen.ts';
 import type { ServiceConfig } from '../config/load.ts';
 import type { DataPlane } from '../proxy/data-plane.ts';
 import type { ReleaseSet } from '../release/release-set.ts';
@@ -48,6 +49,7 @@ export class ServiceState {
   readonly #retiring = new Set<ReleaseSet>();
   readonly #incoming = new Set<ReleaseSet>();
   #active: ActiveDeployment | undefined;
+  #pendingListen: ListenAddress | undefined;
 
   constructor(config: ServiceConfig, plane: DataPlane) {
     this.name = config.name;
@@ -90,8 +92,15 @@ export class ServiceState {
 
   /** zdd.yaml as read again for a deploy (listen stays what the daemon bound); proxy limits apply at once. */
   reconfigure(config: ServiceConfig): void {
-    this.#config = { ...config, listen: this.#config.listen };
+    const bound = this.#config.listen;
+    this.#pendingListen = config.listen.host !== bound.host || config.listen.port !== bound.port ? config.listen : undefined;
+    this.#config = { ...config, listen: bound };
     this.plane.configure(config.proxy);
+  }
+
+  /** A listen address zdd.yaml names now but the proxy does not listen on yet (it needs zdd restart). */
+  get pendingListen(): ListenAddress | undefined {
+    return this.#pendingListen;
   }
 
   begin(active: ActiveDeployment): void {

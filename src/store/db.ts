@@ -2,7 +2,7 @@ import { chmodSync, existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 
 // Each entry moves the schema one version forward; never edit one that has shipped.
-const migrations: string[] = [
+export const migrations: string[] = [
   `CREATE TABLE services (
      name TEXT PRIMARY KEY,
      created_at INTEGER NOT NULL,
@@ -60,6 +60,12 @@ const migrations: string[] = [
      stopped_at INTEGER,
      exit TEXT
    );`,
+  // Releases are code: where a release's snapshot lives, what it was made from, its hooks' outcomes.
+  `ALTER TABLE releases ADD COLUMN folder TEXT;
+   ALTER TABLE releases ADD COLUMN source TEXT;
+   ALTER TABLE releases ADD COLUMN hooks TEXT;
+   ALTER TABLE releases ADD COLUMN build_key TEXT;
+   ALTER TABLE releases ADD COLUMN pruned_at INTEGER;`,
 ];
 
 export function openDatabase(file: string): DatabaseSync {

@@ -11,6 +11,32 @@ export type DeploymentKind = 'deploy' | 'rollback' | 'restore';
 export type DeploymentStatus = 'running' | 'succeeded' | 'failed' | 'aborted' | 'rolled-back';
 export type StepStatus = 'started' | 'done' | 'failed' | 'info';
 
+/** What a release's code was made from (a snapshot of `source`): shown by history and status. */
+export interface ReleaseSource {
+  /** The folder snapshotted (absolute). */
+  dir: string;
+  commit: string | null;
+  /** Uncommitted changes went into the snapshot; null when the folder is not a git work tree. */
+  dirty: boolean | null;
+  /** The ref deployed with --git-ref, if any. */
+  ref: string | null;
+  /** `sha256:<hex>` of the snapshot's content (same tree, same hash). */
+  hash: string;
+  files: number;
+  bytes: number;
+}
+
+/** One run of a release's hook (build, release, smoke). */
+export interface HookRecord {
+  hook: string;
+  deployment: number;
+  at: number;
+  ok: boolean;
+  /** "exit 0", "exit 1", "timed out", "cancelled", "skipped (build cache)". */
+  outcome: string;
+  ms: number;
+}
+
 export interface Release {
   id: number;
   service: string;
@@ -19,6 +45,14 @@ export interface Release {
   spec: ReleaseSpec;
   state: ReleaseState;
   createdAt: number;
+  /** The release's own folder (its snapshot): null without `source`. */
+  folder: string | null;
+  source: ReleaseSource | null;
+  hooks: HookRecord[];
+  /** The build cache key its build ran with. */
+  buildKey: string | null;
+  /** When its folder was deleted (keepReleases). */
+  prunedAt: number | null;
 }
 
 export interface Deployment {
@@ -64,6 +98,10 @@ function statements(db: DatabaseSync) {
     releaseByNumber: p('SELECT * FROM releases WHERE service = ? AND number = ?'),
     releases: p('SELECT * FROM releases WHERE service = ? ORDER BY number DESC LIMIT ?'),
     setReleaseState: p('UPDATE releases SET state = ? WHERE id = ?'),
+    setReleaseCode: p('UPDATE releases SET folder = ?, source = ?, spec = ? WHERE id = ?'),
+    setReleaseHooks: p('UPDATE releases SET hooks = ? WHERE id = ?'),
+    setBuildKey: p('UPDATE releases SET build_key = ? WHERE id = ?'),
+    setPruned: p('UPDATE releases SET pruned_at = ? WHERE id = ?'),
     insertDeployment: p(
       'INSERT INTO deployments (service, kind, strategy, release_id, from_release_id, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -154,6 +192,32 @@ export class Store {
   /** Never throws: kept and written again until it lands. */
   setReleaseState(id: number, state: ReleaseState): void {
     this.#writes.keep(`state:${id}`, `the state (${state}) of release id ${id}`, () => this.#q.setReleaseState.run(state, id));
+  }
+
+  /** The release's folder and what it was made from (its spec's cwd points into the folder): needed before it runs. */
+  setReleaseCode(id: number, folder: string, source: ReleaseSource, spec: ReleaseSpec): Release {
+    this.#writes.need(`the code of release id ${id}`, () => this.#q.setReleaseCode.run(folder, JSON.stringify(source), JSON.stringify(spec), id));
+    return this.release(id)!;
+  }
+
+  /** Journal: a hook's outcome, for history and status. */
+  addReleaseHook(id: number, record: HookRecord): void {
+    this.#writes.journal(`the ${record.hook} outcome of release id ${id}`, () => {
+      const row = this.#q.releaseById.get(id) as Row | undefined;
+      const hooks = row ? parseHooks(row.hooks) : [];
+      this.#q.setReleaseHooks.run(JSON.stringify([...hooks, record]), id);
+    });
+  }
+
+  /** Journal: the cache key a release's build ran with (a later release may reuse its output). */
+  setBuildKey(id: number, key: string): void {
+    this.#writes.journal(`the build cache key of release id ${id}`, () => this.#q.setBuildKey.run(key, id));
+  }
+
+  /** Never throws: kept until it lands (a pruned folder must not look present). */
+  markPruned(id: number): void {
+    const at = Date.now();
+    this.#writes.keep(`pruned:${id}`, `the deletion of release id ${id}'s folder`, () => this.#q.setPruned.run(at, id));
   }
 
   startDeployment(d: { service: string; kind: DeploymentKind; strategy: string; releaseId: number; fromReleaseId: number | null }): Deployment {
@@ -247,7 +311,16 @@ function toRelease(r: Row): Release {
     spec: JSON.parse(r.spec as string) as ReleaseSpec,
     state: r.state as ReleaseState,
     createdAt: r.created_at as number,
+    folder: (r.folder as string | null) ?? null,
+    source: typeof r.source === 'string' ? (JSON.parse(r.source) as ReleaseSource) : null,
+    hooks: parseHooks(r.hooks),
+    buildKey: (r.build_key as string | null) ?? null,
+    prunedAt: (r.pruned_at as number | null) ?? null,
   };
+}
+
+function parseHooks(v: unknown): HookRecord[] {
+  return typeof v === 'string' ? (JSON.parse(v) as HookRecord[]) : [];
 }
 
 function toDeployment(r: Row): Deployment {

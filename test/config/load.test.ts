@@ -54,6 +54,9 @@ describe('a valid minimal config', () => {
       strategy: { type: 'blue-green', rollbackWindow: 30_000 },
       drainTimeout: 30_000,
       stopTimeout: 10_000,
+      hookTimeout: 600_000,
+      shared: [],
+      keepReleases: 5,
       proxy: {
         timeout: 60_000,
         connections: 128,
@@ -368,6 +371,34 @@ describe('proxy limits and trusted networks', () => {
       const issue = issueAt(issues(minimal + `    proxy: { trustedNetworks: ["${bad}"] }\n`), 'services.web.proxy.trustedNetworks.0');
       assert.match(issue.message, /is not a network/);
     }
+  });
+});
+
+describe('releases with a source folder', () => {
+  it('resolves source and envFile against zdd.yaml, and keeps cwd relative to the release folder', () => {
+    const s = web('    source: ./app\n    cwd: backend\n    envFile: .env.production\n    build: npm ci\n    release: npm run migrate\n    smoke: curl -fsS $ZDD_SMOKE_URL/healthz\n    shared: [uploads, db/app.sqlite]\n    keepReleases: 3\n    buildCache: { key: [package-lock.json], paths: [node_modules] }\n');
+    assert.equal(s.source, '/srv/project/app');
+    assert.equal(s.envFile, '/srv/project/.env.production');
+    assert.equal(s.cwd, 'backend');
+    assert.deepEqual([s.build, s.release, s.smoke, s.keepReleases, s.hookTimeout], ['npm ci', 'npm run migrate', 'curl -fsS $ZDD_SMOKE_URL/healthz', 3, 600_000]);
+    assert.deepEqual(s.shared, ['uploads', 'db/app.sqlite']);
+    assert.deepEqual(s.buildCache, { key: ['package-lock.json'], paths: ['node_modules'] });
+    assert.equal(web('    source: .\n').cwd, '.');
+  });
+
+  it('refuses build, buildCache and shared without source, naming each key and line', () => {
+    const list = issues(minimal + '    build: npm ci\n    shared: [uploads]\n    buildCache: { key: [package-lock.json], paths: [node_modules] }\n');
+    for (const [key, line] of [['services.web.build', 5], ['services.web.shared', 6], ['services.web.buildCache', 7]] as const) {
+      const issue = issueAt(list, key);
+      assert.equal(issue.line, line);
+      assert.match(issue.message, /needs source/);
+    }
+  });
+
+  it('refuses paths that leave the release folder (shared, cwd with source)', () => {
+    assert.match(issueAt(issues(minimal + '    source: .\n    shared: [../elsewhere]\n'), 'services.web.shared.0').message, /inside the source folder/);
+    assert.match(issueAt(issues(minimal + '    source: .\n    shared: [/var/data]\n'), 'services.web.shared.0').message, /inside the source folder/);
+    assert.match(issueAt(issues(minimal + '    source: .\n    cwd: ../up\n'), 'services.web.cwd').message, /folder inside the release/);
   });
 });
 

@@ -56,6 +56,9 @@ function spec(env: Record<string, string> = {}): ReleaseSpec {
     drainTimeout: 30_000,
     stopTimeout: 10_000,
     proxy: { ...proxyDefaults },
+    hookTimeout: 600_000,
+    shared: [],
+    keepReleases: 5,
   };
 }
 

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { proxyDefaults } from '../../src/config/schema.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { migrations } from '../../src/store/db.ts';
 import { Store, type ReleaseSpec } from '../../src/store/store.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'zdd-store-'));
@@ -39,6 +41,9 @@ function spec(version = 'v1'): ReleaseSpec {
     drainTimeout: 30_000,
     stopTimeout: 10_000,
     proxy: { ...proxyDefaults },
+    hookTimeout: 600_000,
+    shared: [],
+    keepReleases: 5,
   };
 }
 
@@ -103,6 +108,44 @@ describe('releases', () => {
     assert.equal(store.liveRelease('web')!.number, 2);
     assert.equal(store.release(r1.id)!.state, 'standby');
     assert.equal(store.liveRelease('api'), undefined);
+  });
+});
+
+describe('release code', () => {
+  const source = { dir: '/srv/app', commit: 'abc123', dirty: false, ref: null, hash: 'sha256:ff', files: 3, bytes: 120 };
+
+  it('starts without a folder, records its snapshot, hooks in order, the build key and pruning', () => {
+    const { store } = fresh();
+    const r = store.createRelease('web', 'v1', spec());
+    assert.deepEqual([r.folder, r.source, r.hooks, r.buildKey, r.prunedAt], [null, null, [], null, null]);
+    const withCode = store.setReleaseCode(r.id, '/data/.zdd/releases/web/1', source, { ...spec(), cwd: '/data/.zdd/releases/web/1' });
+    assert.equal(withCode.folder, '/data/.zdd/releases/web/1');
+    assert.deepEqual(withCode.source, source);
+    assert.equal(withCode.spec.cwd, '/data/.zdd/releases/web/1');
+    const build = { hook: 'build', deployment: 1, at: 1, ok: true, outcome: 'exit 0', ms: 1200 };
+    const release = { hook: 'release', deployment: 1, at: 2, ok: false, outcome: 'exit 3', ms: 40 };
+    store.addReleaseHook(r.id, build);
+    store.addReleaseHook(r.id, release);
+    store.setBuildKey(r.id, 'sha256:key');
+    store.markPruned(r.id);
+    const back = store.release(r.id)!;
+    assert.deepEqual(back.hooks, [build, release]);
+    assert.equal(back.buildKey, 'sha256:key');
+    assert.ok(back.prunedAt !== null && back.prunedAt > 0);
+  });
+
+  it('reads a database from before release folders: old releases have none', () => {
+    const file = path.join(dir, 'old-schema.db');
+    const db = new DatabaseSync(file);
+    db.exec(migrations[0]!);
+    db.exec('PRAGMA user_version = 1');
+    db.prepare("INSERT INTO services (name, created_at) VALUES ('web', 1)").run();
+    db.prepare("INSERT INTO releases (service, number, version, spec, state, created_at) VALUES ('web', 1, 'v1', ?, 'live', 1)").run(JSON.stringify(spec()));
+    db.close();
+    const store = new Store(file);
+    open.push(store);
+    const r = store.releaseByNumber('web', 1)!;
+    assert.deepEqual([r.version, r.folder, r.source, r.hooks, r.prunedAt], ['v1', null, null, [], null]);
   });
 });
 

@@ -9,6 +9,8 @@ interface DeployOptions extends CommonOptions {
   env: string[];
   command?: string;
   cwd?: string;
+  source?: string;
+  gitRef?: string;
 }
 
 export function deployCommand(): Command {
@@ -18,7 +20,9 @@ export function deployCommand(): Command {
     .option('--version <label>', 'version label for the release (default: r<number>)')
     .option('--env <KEY=VALUE>', 'environment override, repeatable; merged over the config env', (v: string, all: string[]) => [...all, v], [])
     .option('--command <cmd>', 'command line to run instead of the configured one')
-    .option('--cwd <dir>', 'working directory instead of the configured one')
+    .option('--cwd <dir>', 'working directory instead of the configured one (with a source folder: a folder inside it)')
+    .option('--source <dir>', "snapshot this folder instead of the service's source")
+    .option('--git-ref <ref>', 'snapshot this commit (branch, tag, sha) of the source instead of its working tree')
     .action(async (service: string, o: DeployOptions) => {
       const env: Record<string, string> = {};
       for (const pair of o.env) {
@@ -26,7 +30,14 @@ export function deployCommand(): Command {
         if (i <= 0) throw new ZddError('USAGE', `--env expects KEY=VALUE, got "${pair}"`);
         env[pair.slice(0, i)] = pair.slice(i + 1);
       }
-      const body = { version: o.version, env, command: o.command, cwd: o.cwd === undefined ? undefined : path.resolve(o.cwd) };
+      const body = {
+        version: o.version,
+        env,
+        command: o.command,
+        cwd: o.cwd === undefined ? undefined : path.resolve(o.cwd),
+        source: o.source === undefined ? undefined : path.resolve(o.source),
+        gitRef: o.gitRef,
+      };
       const printer = new ProgressPrinter();
       const events: unknown[] = [];
       const finished = await withClient(o, (c) =>

@@ -2,13 +2,25 @@ import { Command } from 'commander';
 import { historyLimit, integerIn } from '../../api/params.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { ZddError } from '../../errors.ts';
-import type { DeploymentStatus, DeploymentStep, ReleaseState } from '../../store/store.ts';
+import type { DeploymentStatus, DeploymentStep, HookRecord, ReleaseSource, ReleaseState } from '../../store/store.ts';
 import { bad, bold, clock, dim, marks, ok, table, warn } from '../format.ts';
 import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
 
 interface HistoryResponse {
   service: string;
-  releases: { number: number; version: string; state: ReleaseState; createdAt: number; command: string | string[]; cwd: string; env: Record<string, string> }[];
+  releases: {
+    number: number;
+    version: string;
+    state: ReleaseState;
+    createdAt: number;
+    command: string | string[];
+    cwd: string;
+    env: Record<string, string>;
+    folder?: string | null;
+    prunedAt?: number | null;
+    source?: ReleaseSource | null;
+    hooks?: HookRecord[];
+  }[];
   deployments: {
     id: number;
     kind: string;
@@ -59,6 +71,17 @@ export function envLine(env: Record<string, string>): string {
   return line;
 }
 
+/** Where a release's code came from: folder, commit (dirty or not, or the ref), content hash, and whether its folder is gone. */
+export function sourceLine(src: ReleaseSource, prunedAt: number | null): string {
+  const git = src.commit ? ` @ ${src.commit.slice(0, 12)}${src.ref ? ` (${src.ref})` : ''}${src.dirty ? warn(' +uncommitted changes') : ''}` : '';
+  return `${src.dir}${git} ${dim(src.hash.slice(0, 19))}${prunedAt ? dim(' · folder deleted (keepReleases)') : ''}`;
+}
+
+/** Each hook run of a release with its outcome and time: "build ok 3.2s · release ok 0.4s". */
+export function hooksLine(hooks: HookRecord[]): string {
+  return hooks.map((h) => `${h.hook} ${h.ok ? ok('ok') : bad('failed')} ${dim(formatDuration(h.ms))}`).join(' · ');
+}
+
 const stateColor: Record<ReleaseState, (s: string) => string> = {
   live: ok,
   canary: warn,
@@ -86,6 +109,8 @@ function render(h: HistoryResponse, allSteps: boolean): string {
         ...h.releases.flatMap((r) => [
           [String(r.number), r.version, stateColor[r.state](r.state), clock(r.createdAt), Array.isArray(r.command) ? r.command.join(' ') : r.command],
           ...(Object.keys(r.env).length > 0 ? [['', '', '', '', `${dim('env')} ${envLine(r.env)}`]] : []),
+          ...(r.source ? [['', '', '', '', `${dim('code')} ${sourceLine(r.source, r.prunedAt ?? null)}`]] : []),
+          ...(r.hooks && r.hooks.length > 0 ? [['', '', '', '', `${dim('hooks')} ${hooksLine(r.hooks)}`]] : []),
         ]),
       ],
       '  ',

@@ -4,6 +4,7 @@ import type { DaemonInfo } from '../../daemon/paths.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { bad, bold, dim, ms, ok, percent, table, warn } from '../format.ts';
 import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
+import { hooksLine, sourceLine } from './history.ts';
 
 interface StatusResponse {
   daemon: Omit<DaemonInfo, 'socket'> & { dataDir: string; health?: DaemonHealth | null };
@@ -44,6 +45,7 @@ export function render(s: StatusResponse, now = Date.now()): string {
   out.push(...healthWarnings(s.daemon.health, s.daemon.dataDir, now), '');
   for (const svc of s.services) {
     out.push(`${bold(svc.name)}  ${svc.listen}  ${svc.strategy}  ${svc.replicas} replica(s)`);
+    if (svc.pendingListen) out.push(warn(`  ⚠ zdd.yaml says listen ${svc.pendingListen}; the proxy listens on ${svc.listen} until zdd restart`));
     if (svc.split.length > 1) out.push(`  traffic   ${svc.split.map((r) => `release ${r.release}: ${r.weight}%`).join(' · ')}`);
     const rows: string[][] = [];
     const release = (label: string, r: ReleaseStatus, note = '') => {
@@ -59,6 +61,7 @@ export function render(s: StatusResponse, now = Date.now()): string {
         `p99 ${ms(t.p99Ms)}`,
         note,
       ]);
+      if (r.source) rows.push(['', dim(`  code ${sourceLine(r.source, null)}`), r.hooks.length ? dim(hooksLine(r.hooks)) : '']);
       for (const i of r.instances) {
         const notes = [i.restarts ? warn(`${i.restarts} restart(s)`) : '', i.logDrops?.lines ? warn(`${i.logDrops.lines} log line(s) dropped`) : ''].filter(Boolean);
         rows.push(['', dim(`  ${i.id}`), i.health === 'healthy' ? i.health : warn(i.health), dim(`pid ${i.pid ?? '–'}`), dim(`port ${i.port}`), dim(`in flight ${i.inFlight}`), notes.join(' · ')]);

@@ -70,6 +70,8 @@ async function runRolling(ctx: DeployContext, spec: RollingSpec): Promise<Strate
       if (move.startNew > 0) {
         try {
           await next.grow(move.startNew, ctx.signal);
+          // Before the first new instances get traffic: the deploy's smoke test (once).
+          await ctx.smoke(next);
         } catch (err) {
           if (ctx.signal.aborted) throw err;
           throw new RolloutFailure((err as Error).message);
