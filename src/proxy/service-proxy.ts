@@ -206,6 +206,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     const target = route.targets.pick(ex.tried, kind);
     if (target) return this.#send(ex, route, target);
     if (!route.targets.hasCandidates(ex.tried)) {
+      const fallback = this.#fallback(ex, route);
+      if (fallback) return this.#attempt(ex, fallback);
       return this.#answer(ex.res, ex.attempts > 0 ? 502 : 503, `no instance of ${this.service} could take the request`, ex.requestId);
     }
     // Every connection to every instance is busy: wait in line for one, for a while.
@@ -220,10 +222,23 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
         // The release left while the request waited: it goes where the same client would go now.
         const next = this.#affinity.reroute(ex.choice, this.table);
         if (next && next !== route) return this.#attempt(ex, next);
+        const fallback = this.#fallback(ex, route);
+        if (fallback) return this.#attempt(ex, fallback);
         return this.#answer(ex.res, ex.attempts > 0 ? 502 : 503, `no instance of ${this.service} could take the request`, ex.requestId);
       }
       this.#send(ex, route, outcome);
     });
+  }
+
+  /**
+   * The canary lost its last instance (it crashed) before the split was taken down: a request not yet
+   * sent anywhere goes to the stable release rather than failing.
+   */
+  #fallback(ex: ProxyExchange, route: Route): Route | undefined {
+    const { routes } = ex.table;
+    const older = routes[routes.length - 1]!;
+    if (ex.attempts > 0 || ex.forced || routes[0] !== route || older === route) return undefined;
+    return older.targets.hasCandidates(ex.tried) ? older : undefined;
   }
 
   #send(ex: ProxyExchange, route: Route, target: Target): void {
