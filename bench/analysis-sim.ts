@@ -1,527 +1,333 @@
-// Simulation benchmark for src/analysis: false-rollback rates (A/A), detection
-// times (A/B), and what "peeking" does to a fixed-sample test.
+// Simulation of zdd's canary analysis (src/analysis/), for the claims of issue #8:
 //
-//   node_modules/.bin/node bench/analysis-sim.ts
-//   RUNS=50 AA_RUNS=200 node_modules/.bin/node bench/analysis-sim.ts   (quick look)
+// 1. A/A: an identical canary is rolled back at most 1% of the time (with a 95% interval), with
+//    (a) independent requests, (b) one sticky client at 1% of traffic with 50% errors on both releases,
+//    (c) one sticky client at 0.5% of traffic 400 ms slower on both, (d) errors in bursts of 50, and
+//    (e) a steady 5% of 404s; at 5%, 20% and 50% weight, and with the weight stepping 5→20→50%. How
+//    often, and how soon, an identical canary is shown non-inferior (pass). 1b: the same with the error,
+//    4xx and 3xx margins at 0, where an identical canary sits on the tests' null: validity, not slack.
+// 2. Power at 1000 req/s: +30, +10 and +2 points of errors, a 404 for every route, +50 ms on every
+//    request; time to rollback, and whether any of them passed first.
+// 3. Low traffic, 2 req/s: a good canary is not failed (it passes or zdd pauses it); a canary failing
+//    50% of requests is rolled back within 30 s.
+// 4. For contrast: a naive request-level z-test re-run at every look, on the same A/A runs.
 //
-// Simulated time only: 1000 req/s in 250 ms ticks, evaluate() after every
-// tick, 60 s per run. Every run is seeded, so the tables are reproducible.
-// Runs are spread over worker threads (WORKERS, default: up to 2 cores).
+//   node_modules/.bin/node bench/analysis-sim.ts                  # defaults, a few minutes on 2 cores
+//   node_modules/.bin/node bench/analysis-sim.ts --runs-aa 60 --runs-power 40 --runs-low 100   # a quick look
+//
+// Simulated time only, with the traffic simulator of the analysis tests (test/analysis/traffic.ts):
+// zdd's bucket routing, evaluate() every 250 ms. Every run is seeded from its row's name and its number,
+// so each row is reproducible on its own. Runs are spread over worker threads.
 
 import { availableParallelism } from 'node:os';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { CanaryAnalyzer, type AnalysisSettings } from '../src/analysis/index.ts';
-import { mulberry32 } from '../test/analysis/prng.ts';
+import { defaultAnalysisSettings } from '../src/analysis/index.ts';
+import { commandLine, readOptions } from './lib/args.ts';
+import {
+  aaId,
+  aaScenarios,
+  aaWeights,
+  boundaryId,
+  boundaryRows,
+  buildCases,
+  lowBadErrors,
+  lowRate,
+  lowWeight,
+  powerRows,
+  stableErrors,
+  stepped,
+  steppedKeys,
+  type SimOptions,
+} from './lib/analysis-cases.ts';
+import { inWorker, runAll, serveJobs, workerOptions } from './lib/analysis-pool.ts';
+import { canaryErrorsToFail, errorAlphaShare, naiveZ, type RunResult } from './lib/analysis-runs.ts';
+import { clopperPearson, shareWithin, timeQuantile } from './lib/analysis-stats.ts';
+import { machineLines } from './lib/machine.ts';
+import { fmtInt, markdownTable } from './lib/table.ts';
 
-const RUNS = Number(process.env['RUNS'] ?? 150); // per A/B table cell
-const AA_RUNS = Number(process.env['AA_RUNS'] ?? 600); // per A/A row: false-alarm rates need the resolution
-const WORKERS = Number(process.env['WORKERS'] ?? Math.min(2, availableParallelism()));
-const CHUNK = 25; // runs per job handed to a worker
+// ------------------------------------------------------------------ formatting
 
-const REQ_PER_S = 1000;
-const TICK_S = 0.25;
-const PER_TICK = REQ_PER_S * TICK_S;
-const TICKS = 60 / TICK_S;
-const STABLE_ERR = 0.005; // the worst case of "stable ~0–0.5% errors"
-const IDEMPOTENT = 0.9;
-const Z_99 = 2.3263478740408408; // one-sided 1% normal quantile
-const Z_95 = 1.6448536269514722; // one-sided 5%
+const pct = (x: number, digits = 2): string => (Number.isFinite(x) ? `${(100 * x).toFixed(digits)}%` : '–');
+const weightLabel = (w: number | string): string => (typeof w === 'number' ? pct(w, 0) : '5→20→50%');
+const count = (results: RunResult[], pick: (r: RunResult) => boolean): number => results.filter(pick).length;
 
-// ---------------------------------------------------------------- randomness
-
-// The same seeded generator the analysis tests use.
-
-/** Stable latency: log-normal, median 12 ms, p99 ≈ 20 ms. */
-const MEDIAN_MS = 12;
-const SIGMA = 0.22;
-// Sampled by inverse CDF from a table of 2^16 exact quantiles: much cheaper
-// than Box–Muller per request, and indistinguishable at these sample sizes.
-const LATENCY_TABLE = Float64Array.from({ length: 1 << 16 }, (_, i) => MEDIAN_MS * Math.exp(SIGMA * normalQuantile((i + 0.5) / (1 << 16))));
-function baseLatency(rand: () => number): number {
-  return LATENCY_TABLE[(rand() * (1 << 16)) | 0]!;
+function interval(k: number, n: number): string {
+  const [lo, hi] = clopperPearson(k, n);
+  return `${pct(lo)} – ${pct(hi)}`;
 }
 
-/** Acklam's rational approximation of the standard normal quantile (|error| < 1.2e-9). */
-function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
-  const poly = (k: number[], x: number) => k.reduce((acc, v) => acc * x + v, 0);
-  if (p < 0.02425) {
-    const q = Math.sqrt(-2 * Math.log(p));
-    return poly(c, q) / (poly(d, q) * q + 1);
-  }
-  if (p > 1 - 0.02425) return -normalQuantile(1 - p);
-  const q = p - 0.5;
-  const r = q * q;
-  return (poly(a, r) * q) / (poly(b, r) * r + 1);
+function seconds(t: number, window: number): string {
+  return Number.isNaN(t) ? '–' : t === Infinity ? `> ${window} s` : `${t.toFixed(2)} s`;
 }
 
-// ----------------------------------------------------------------- scenarios
+const passedFirst = (r: RunResult): boolean => r.firstPassAt !== undefined && (r.failedAt === undefined || r.firstPassAt < r.failedAt);
 
-interface Scenario {
-  weight: (tick: number) => number;
-  canaryErr: (tick: number) => number;
-  stableErr: (tick: number) => number;
-  canaryLatency: (rand: () => number, tick: number) => number;
-  stableLatency: (rand: () => number, tick: number) => number;
-}
+// ------------------------------------------------------------------ the report
 
-const constant = (x: number) => () => x;
-/** 20% → 50% → 80%, changing at 20 s and 40 s. */
-const stepWeights = (tick: number): number => (tick <= 80 ? 0.2 : tick <= 160 ? 0.5 : 0.8);
-const slowTail = (share: number, extraMs: number) => (rand: () => number) => baseLatency(rand) + (rand() < share ? extraMs : 0);
+type Results = (id: string) => RunResult[];
 
-function scenario(over: Partial<Scenario>): Scenario {
-  return {
-    weight: constant(0.2),
-    canaryErr: constant(STABLE_ERR),
-    stableErr: constant(STABLE_ERR),
-    canaryLatency: baseLatency,
-    stableLatency: baseLatency,
-    ...over,
-  };
-}
+/** Lines for the verdict against the issue's claims, collected while the tables are written. */
+const checks: string[] = [];
 
-// ------------------------------------------------------------------ watchers
-
-/** Something that watches the request stream and may fail the canary after a tick. */
-interface Watcher {
-  /** Called before each tick's requests with the weight the proxy applies to them. */
-  start?(weight: number): void;
-  record(canary: boolean, ok: boolean, latencyMs: number): void;
-  /** Called after each tick; returns true when it fails the canary. */
-  tick(tick: number): boolean;
-  /** For analyzers: whether the last verdict was `pass`. */
-  passed?(): boolean;
-}
-
-/** The real thing, told about weight changes like the proxy would (unless `tellWeight` is false). */
-class AnalyzerWatcher implements Watcher {
-  readonly analyzer: CanaryAnalyzer;
-  readonly tellWeight: boolean;
-  #last = 'inconclusive';
-  constructor(settings?: Partial<AnalysisSettings>, tellWeight = true) {
-    this.analyzer = new CanaryAnalyzer(settings);
-    this.tellWeight = tellWeight;
-  }
-  start(weight: number): void {
-    if (this.tellWeight) this.analyzer.setWeight(weight);
-  }
-  record(canary: boolean, ok: boolean, latencyMs: number): void {
-    this.analyzer.record(canary ? 'canary' : 'stable', ok, latencyMs);
-  }
-  tick(): boolean {
-    this.#last = this.analyzer.evaluate().outcome;
-    return this.#last === 'fail';
-  }
-  passed(): boolean {
-    return this.#last === 'pass';
-  }
-}
-
-/**
- * The tempting baseline: a one-sided pooled two-proportion z-test on error
- * rates, re-run after every tick ("peeking"). `onlyAt` makes it the honest
- * fixed-sample version that looks once.
- */
-class NaiveZWatcher implements Watcher {
-  nc = 0;
-  ec = 0;
-  ns = 0;
-  es = 0;
-  readonly z: number;
-  readonly onlyAt: number | undefined;
-  constructor(z: number, onlyAt?: number) {
-    this.z = z;
-    this.onlyAt = onlyAt;
-  }
-  record(canary: boolean, ok: boolean): void {
-    if (canary) {
-      this.nc++;
-      if (!ok) this.ec++;
-    } else {
-      this.ns++;
-      if (!ok) this.es++;
+function aaSection(o: SimOptions, results: Results): string[] {
+  const rows: string[][] = [];
+  const pooled: string[][] = [];
+  const falseRollbacks: string[] = [];
+  let over = 0;
+  let wide = 0;
+  let total = 0;
+  for (const s of aaScenarios) {
+    const weights: (number | string)[] = [...aaWeights, ...(steppedKeys.includes(s.key) ? [stepped] : [])];
+    const all: RunResult[] = [];
+    for (const w of weights) {
+      const rs = results(aaId(s.key, w));
+      all.push(...rs);
+      const k = count(rs, (r) => r.failedAt !== undefined);
+      const [, hi] = clopperPearson(k, rs.length);
+      total++;
+      if (k / rs.length > 0.01) over++;
+      else if (hi > 0.01) wide++;
+      const passes = rs.map((r) => r.firstPassAt);
+      rows.push([s.label, weightLabel(w), fmtInt(rs.length), fmtInt(k), pct(k / rs.length), interval(k, rs.length), pct(shareWithin(passes), 1), seconds(timeQuantile(passes, 0.5), o.seconds), seconds(timeQuantile(passes, 0.95), o.seconds)]);
+      for (const r of rs.filter((x) => x.failedAt !== undefined)) falseRollbacks.push(`- ${s.label}, ${weightLabel(w)}, seed ${r.seed}, at ${r.failedAt} s: ${r.failReason}`);
     }
+    const k = count(all, (r) => r.failedAt !== undefined);
+    pooled.push([s.label, weights.map(weightLabel).join(', '), fmtInt(all.length), fmtInt(k), pct(k / all.length), interval(k, all.length)]);
   }
-  tick(tick: number): boolean {
-    if (this.onlyAt !== undefined && tick !== this.onlyAt) return false;
-    if (this.nc === 0 || this.ns === 0) return false;
-    const pooled = (this.ec + this.es) / (this.nc + this.ns);
-    const variance = pooled * (1 - pooled) * (1 / this.nc + 1 / this.ns);
-    if (variance === 0) return false;
-    return (this.ec / this.nc - this.es / this.ns) / Math.sqrt(variance) > this.z;
-  }
-}
-
-// ----------------------------------------------------------------- one run
-
-interface RunResult {
-  failTick: number[]; // per watcher; Infinity if never
-  passTick: number; // first `pass` of watcher 0
-  canaryFailures: number; // canary errors until watcher 0 failed (or the end)
-  requests: number; // requests served until then
-}
-
-function run(sc: Scenario, watchers: Watcher[], seed: number, stopOnFirstFail: boolean): RunResult {
-  const rand = mulberry32(seed);
-  const failTick = watchers.map(() => Infinity);
-  const first = watchers[0]!;
-  let canaryFailures = 0;
-  let requests = 0;
-  let passTick = Infinity;
-  for (let tick = 1; tick <= TICKS; tick++) {
-    const w = sc.weight(tick);
-    const pc = sc.canaryErr(tick);
-    const ps = sc.stableErr(tick);
-    for (const watcher of watchers) watcher.start?.(w);
-    for (let i = 0; i < PER_TICK; i++) {
-      const canary = rand() < w;
-      const ok = rand() >= (canary ? pc : ps);
-      const latency = canary ? sc.canaryLatency(rand, tick) : sc.stableLatency(rand, tick);
-      for (const watcher of watchers) watcher.record(canary, ok, latency);
-      if (canary && !ok) canaryFailures++;
-    }
-    requests += PER_TICK;
-    for (let k = 0; k < watchers.length; k++) {
-      if (failTick[k] === Infinity && watchers[k]!.tick(tick)) failTick[k] = tick;
-    }
-    if (passTick === Infinity && first.passed?.()) passTick = tick;
-    if (stopOnFirstFail && failTick[0] !== Infinity) break;
-  }
-  return { failTick, passTick, canaryFailures, requests };
-}
-
-// ------------------------------------------------------------------- cells
-// Every table cell is declared up front, identically in the main thread and in
-// the workers, so workers can be handed (cell, run range) jobs by index.
-
-interface Cell {
-  scenario: Scenario;
-  watchers: () => Watcher[];
-  runs: number;
-  stop: boolean;
-}
-
-interface CellResult {
-  failTicks: number[][]; // [watcher][run]
-  passTicks: number[];
-  canaryFailures: number;
-  requests: number;
-}
-
-const cells: Cell[] = [];
-function cell(c: Cell): number {
-  cells.push(c);
-  return cells.length - 1;
-}
-
-function runChunk(id: number, from: number, to: number): CellResult {
-  const c = cells[id]!;
-  const out: CellResult = { failTicks: [], passTicks: [], canaryFailures: 0, requests: 0 };
-  for (let r = from; r < to; r++) {
-    const res = run(c.scenario, c.watchers(), (Math.imul(id + 1, 0x9e3779b1) ^ (r * 7919)) >>> 0, c.stop);
-    res.failTick.forEach((t, k) => (out.failTicks[k] ??= []).push(t));
-    out.passTicks.push(res.passTick);
-    out.canaryFailures += res.canaryFailures;
-    out.requests += res.requests;
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------ output
-
-const strict: Partial<AnalysisSettings> = { maxErrorRateIncrease: 0, latencyRatio: 1, latencyMinIncreaseMs: 0 };
-
-function pct(x: number, digits = 1): string {
-  return `${(100 * x).toFixed(digits)}%`;
-}
-
-const failed = (ticks: number[]): number => ticks.filter((t) => t !== Infinity).length;
-
-function seconds(ticks: number[], q: number): string {
-  const sorted = [...ticks].sort((a, b) => a - b);
-  const t = sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-  return t === Infinity ? '> 60 s' : `${(t * TICK_S).toFixed(2)} s`;
-}
-
-function beforePass(r: CellResult): number {
-  return r.failTicks[0]!.filter((t, i) => t < r.passTicks[i]!).length / r.passTicks.length;
-}
-
-/** 95% Wilson upper limit, to read small simulated rates honestly. */
-function upper95(k: number, n: number): string {
-  const z = 1.96;
-  const p = k / n;
-  const centre = p + (z * z) / (2 * n);
-  const spread = z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
-  return pct((centre + spread) / (1 + (z * z) / n));
-}
-
-function table(header: string[], rows: string[][]): void {
-  console.log(`| ${header.join(' | ')} |`);
-  console.log(`|${header.map(() => '---').join('|')}|`);
-  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-  console.log();
-}
-
-type Results = (id: number) => CellResult;
-const sections: ((results: Results) => void)[] = [];
-
-// 1. A/A: how often is an identical canary rolled back?
-{
-  const cases: [string, Scenario][] = [
-    ['5%', scenario({ weight: constant(0.05) })],
-    ['20%', scenario({ weight: constant(0.2) })],
-    ['50%', scenario({ weight: constant(0.5) })],
-    ['20→50→80% (steps at 20 s, 40 s)', scenario({ weight: stepWeights })],
-  ];
-  const ids = cases.map(([, sc]) =>
-    cell({
-      scenario: sc,
-      runs: AA_RUNS,
-      stop: false,
-      watchers: () => [
-        new AnalyzerWatcher(),
-        new AnalyzerWatcher(strict),
-        new NaiveZWatcher(Z_99),
-        new NaiveZWatcher(Z_95),
-        new NaiveZWatcher(Z_99, TICKS),
-      ],
-    }),
+  checks.push(
+    over > 0
+      ? `- ✗ A/A ≤ 1%: ${over} of ${total} rows above 1% (see the false rollbacks listed under table 1)`
+      : wide > 0
+        ? `- ✓ A/A ≤ 1% in every row; ⚠ in ${wide} of ${total} rows the 95% interval reaches above 1% (more runs, --runs-aa, would narrow it)`
+        : `- ✓ A/A ≤ 1% in all ${total} rows, the whole 95% interval included`,
   );
-  sections.push((results) => {
-    console.log(`## A/A: false-rollback rate over 60 s, evaluated every 250 ms (${AA_RUNS} runs per row)\n`);
-    const rows = cases.map(([label], i) => {
-      const r = results(ids[i]!);
-      const k = r.failTicks.map(failed);
-      const n = r.passTicks.length;
-      return [
-        label,
-        `**${pct(k[0]! / n)}** (≤ ${upper95(k[0]!, n)})`,
-        `${pct(k[1]! / n)} (≤ ${upper95(k[1]!, n)})`,
-        seconds(r.passTicks, 0.5),
-        pct(k[2]! / n),
-        pct(k[3]! / n),
-        pct(k[4]! / n),
-      ];
-    });
-    table(
+  return [
+    `## 1. A/A: an identical canary, 1000 req/s, ${o.seconds} s window (${o.runsAa} runs per row)`,
+    '',
+    markdownTable(
+      ['scenario', 'weight', 'runs', 'false rollbacks', 'rate', '95% interval', 'passed', 'first pass, median', 'p95'],
+      rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    `False rollback: evaluate() said \`fail\` at any of the ${o.seconds * 4} looks. 95% interval: two-sided Clopper–Pearson. ` +
+      `Passed: the canary was shown non-inferior (every metric within its margin, at passAlpha ${defaultAnalysisSettings.passAlpha}) ` +
+      `at some look; first pass: when (over all runs, "> ${o.seconds} s" if it did not). 5→20→50%: the weight steps at ` +
+      `${+(o.seconds / 3).toFixed(2)} s and ${+((2 * o.seconds) / 3).toFixed(2)} s, setWeight() told; each step must earn its own pass, the first counts here.`,
+    '',
+    'Pooled over the weights of each scenario:',
+    '',
+    markdownTable(['scenario', 'weights', 'runs', 'false rollbacks', 'rate', '95% interval'], pooled, ['l', 'l', 'r', 'r', 'r', 'r']),
+    '',
+    ...(falseRollbacks.length === 0 ? ['No false rollback in any run.'] : ['False rollbacks (reproduce with drive() and the seed):', '', ...falseRollbacks.slice(0, 20)]),
+    '',
+  ];
+}
+
+function boundarySection(o: SimOptions, results: Results): string[] {
+  const s = defaultAnalysisSettings;
+  // The tests whose null an identical canary sits on with margins 0, and their shares of alpha (analyzer.ts).
+  const budget = s.alpha * (errorAlphaShare + 2 / 9 + 1 / 9);
+  const rows: string[][] = [];
+  const falseRollbacks: string[] = [];
+  const all: RunResult[] = [];
+  for (const b of boundaryRows) {
+    const rs = results(boundaryId(b.key, b.weight));
+    all.push(...rs);
+    const label = aaScenarios.find((x) => x.key === b.key)!.label;
+    const k = count(rs, (r) => r.failedAt !== undefined);
+    rows.push([label, weightLabel(b.weight), fmtInt(rs.length), fmtInt(k), pct(k / rs.length), interval(k, rs.length)]);
+    for (const r of rs.filter((x) => x.failedAt !== undefined)) falseRollbacks.push(`- ${label}, ${weightLabel(b.weight)}, seed ${r.seed}, at ${r.failedAt} s: ${r.failReason}`);
+  }
+  const k = count(all, (r) => r.failedAt !== undefined);
+  const [lo] = clopperPearson(k, all.length);
+  rows.push(['all of the above', '', fmtInt(all.length), fmtInt(k), pct(k / all.length), interval(k, all.length)]);
+  checks.push(
+    lo > budget
+      ? `- ✗ at the null boundary (margins 0): ${k} of ${all.length} runs rolled back, ${pct(k / all.length)} (${interval(k, all.length)}), above the ${pct(budget)} those tests may spend`
+      : `- ✓ at the null boundary (margins 0): ${k} of ${all.length} runs rolled back, ${pct(k / all.length)} (${interval(k, all.length)}), within the ${pct(budget)} those tests may spend`,
+  );
+  return [
+    `## 1b. A/A at the null boundary: error, 4xx and 3xx margins 0 (${o.runsBoundary} runs per row)`,
+    '',
+    markdownTable(['scenario', 'weight', 'runs', 'false rollbacks', 'rate', '95% interval'], rows, ['l', 'l', 'r', 'r', 'r', 'r']),
+    '',
+    'With the defaults an identical canary is a whole margin away from "worse", so table 1 shows the rate far below alpha. ' +
+      'With margins 0 it sits exactly on the null of the error, 4xx and 3xx tests (canary worse by more than 0), where they ' +
+      `may spend their share of alpha: (4 + 2 + 1)/9 of ${s.alpha} = ${pct(budget)} over the whole window, however often they look. ` +
+      'This is the check that the design (units, propensities across weight steps, bets) is valid, not just conservative. ' +
+      '(The latency test cannot be put on its boundary: its margins are the tail shares themselves.)',
+    '',
+    ...(falseRollbacks.length === 0 ? [] : ['Rollbacks at the boundary:', '', ...falseRollbacks.slice(0, 10), '']),
+  ];
+}
+
+function powerSection(o: SimOptions, results: Results): string[] {
+  const rows: string[][] = [];
+  for (const p of powerRows) {
+    const rs = results(`power/${p.key}`);
+    const fails = rs.map((r) => r.failedAt);
+    const rolledBack = shareWithin(fails);
+    const passedBefore = count(rs, (r) => r.failedAt !== undefined && passedFirst(r));
+    const everPassed = count(rs, (r) => r.firstPassAt !== undefined);
+    rows.push([p.label, pct(p.weight, 0), fmtInt(rs.length), pct(rolledBack, 1), seconds(timeQuantile(fails, 0.5), o.seconds), seconds(timeQuantile(fails, 0.95), o.seconds), seconds(timeQuantile(fails, 1), o.seconds), fmtInt(passedBefore), fmtInt(everPassed)]);
+    const what = `${p.label} at ${pct(p.weight, 0)}`;
+    if (everPassed > 0) checks.push(`- ✗ power, ${what}: passed in ${everPassed} of ${rs.length} runs (${passedBefore} of them before failing)`);
+    checks.push(
+      rolledBack === 1
+        ? `- ✓ power, ${what}: rolled back in every run, median ${seconds(timeQuantile(fails, 0.5), o.seconds)}, p95 ${seconds(timeQuantile(fails, 0.95), o.seconds)}`
+        : rolledBack >= 0.5
+          ? `- ⚠ power, ${what}: rolled back within ${o.seconds} s in ${pct(rolledBack, 1)} of runs (median ${seconds(timeQuantile(fails, 0.5), o.seconds)})`
+          : `- ✗ power, ${what}: rolled back within ${o.seconds} s in only ${pct(rolledBack, 1)} of runs`,
+    );
+  }
+  return [
+    `## 2. Power at 1000 req/s: a worse canary (stable at ${pct(stableErrors, 1)} errors, p99 ≈ 20 ms; ${o.runsPower} runs per row, ${o.seconds} s window)`,
+    '',
+    markdownTable(
+      ['canary', 'weight', 'runs', `rolled back ≤ ${o.seconds} s`, 'time to rollback, median', 'p95', 'max', 'passed before failing', 'passed at all'],
+      rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    `Time: from the canary's first traffic to the first \`fail\` (looks every 250 ms, so 0.25 s is the first look). ` +
+      `"> ${o.seconds} s": not rolled back within the window. Margins (defaults): errors +${pct(defaultAnalysisSettings.maxErrorRateIncrease, 0)}, ` +
+      `4xx +${pct(defaultAnalysisSettings.maxClientErrorIncrease, 0)}, slow answers: above ${defaultAnalysisSettings.latencyRatio}× stable's p50/p90/p99 ` +
+      `and +${defaultAnalysisSettings.latencyMinIncreaseMs} ms at least. +2 points is 1 point beyond the error margin: slow by design. ` +
+      '"Passed at all": any look said `pass` (non-inferior) for this worse canary; it should be 0.',
+    '',
+  ];
+}
+
+function lowSection(o: SimOptions, results: Results): string[] {
+  const good = results('low/good');
+  const bad = results('low/bad');
+  const failed = count(good, (r) => r.failedAt !== undefined);
+  const passed = count(good, (r) => r.firstPassAt !== undefined);
+  const passingAtEnd = count(good, (r) => r.end === 'pass');
+  const waiting = count(good, (r) => r.end === 'inconclusive');
+  const fails = bad.map((r) => r.failedAt);
+  const within30 = shareWithin(fails, 30);
+  checks.push(
+    failed === 0
+      ? `- ✓ low traffic, good canary: never failed (0 of ${good.length}, 95% interval ${interval(0, good.length)}); passed in ${pct(passed / good.length, 1)}, the rest would pause`
+      : `- ✗ low traffic, good canary: failed in ${failed} of ${good.length} runs`,
+  );
+  checks.push(`- ${within30 >= 0.95 ? '✓' : '✗'} low traffic, ${pct(lowBadErrors, 0)}-error canary: rolled back within 30 s in ${pct(within30, 1)} of runs (median ${seconds(timeQuantile(fails, 0.5), o.lowSeconds)}; criterion here: ≥ 95%)`);
+  return [
+    `## 3. Low traffic: ${lowRate} req/s, ${pct(lowWeight, 0)} weight, ${o.lowSeconds} s window (${o.runsLow} runs per row)`,
+    '',
+    markdownTable(
+      ['good canary', 'runs', 'failed (false rollbacks)', '95% interval', 'passed at some look', 'passing at the end', 'inconclusive at the end (zdd pauses)'],
+      [['identical to stable', fmtInt(good.length), fmtInt(failed), interval(failed, good.length), pct(passed / good.length, 1), pct(passingAtEnd / good.length, 1), pct(waiting / good.length, 1)]],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    markdownTable(
+      ['bad canary', 'runs', 'rolled back ≤ 30 s', '≤ 60 s', `≤ ${o.lowSeconds} s`, 'time to rollback, median', 'p95', 'passed at all'],
       [
-        'canary weight',
-        'zdd, defaults',
-        'zdd, strict nulls¹',
-        'zdd: first `pass` (median)',
-        'naive z-test at 1%, every 250 ms',
-        'naive z-test at 5%, every 250 ms',
-        'naive z-test at 1%, one look at 60 s',
+        [
+          `${pct(lowBadErrors, 0)} errors`,
+          fmtInt(bad.length),
+          pct(within30, 1),
+          pct(shareWithin(fails, 60), 1),
+          pct(shareWithin(fails), 1),
+          seconds(timeQuantile(fails, 0.5), o.lowSeconds),
+          seconds(timeQuantile(fails, 0.95), o.lowSeconds),
+          fmtInt(count(bad, (r) => r.firstPassAt !== undefined)),
+        ],
       ],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    `At ${lowRate} req/s the canary gets ~${lowRate * lowWeight} req/s, ${Math.round(lowRate * lowWeight * o.lowSeconds)} requests in the window; ` +
+      `a pass needs ${defaultAnalysisSettings.minRequests} units on each side in the step, so an inconclusive good canary is the expected ` +
+      'outcome here: zdd holds the step and pauses the deployment at its deadline. A bad canary needs a few canary errors: ' +
+      `each can raise the error test's evidence about ${+(1 / lowWeight).toFixed(1)}-fold at most (1/π at a ${pct(lowWeight, 0)} weight), and the test fails at ` +
+      `an e-value of ${Math.round(1 / (defaultAnalysisSettings.alpha * errorAlphaShare))} (with 3/4 of its bet on the whole rollout and a mixture of bet sizes): ` +
+      `${canaryErrorsToFail(lowWeight)} canary errors with no stable error in between, ~${Math.round(canaryErrorsToFail(lowWeight) / (lowRate * lowWeight * lowBadErrors))} s of this canary on average.`,
+    '',
+  ];
+}
+
+function naiveSection(o: SimOptions, results: Results): string[] {
+  const rate = (rs: RunResult[], pick: (r: RunResult) => number | undefined) => pct(count(rs, (r) => pick(r) !== undefined) / rs.length, 1);
+  const rows = aaScenarios.map((s) => {
+    const per = aaWeights.map((w) => results(aaId(s.key, w)));
+    return [s.label, ...per.map((rs) => rate(rs, (r) => r.failedAt)), ...per.map((rs) => rate(rs, (r) => r.naiveFailedAt))];
+  });
+  return [
+    `## 4. For contrast: a naive z-test on the same A/A runs (${o.runsAa} runs per cell)`,
+    '',
+    markdownTable(
+      ['scenario', ...aaWeights.map((w) => `zdd, ${pct(w, 0)}`), ...aaWeights.map((w) => `naive, ${pct(w, 0)}`)],
       rows,
-    );
-    console.log(
-      '¹ error margin 0, p99 ratio 1, +0 ms: the truth sits exactly on the null boundary, the hardest case for the budget. ' +
-        'In parentheses: 95% upper confidence limit of the simulated rate. Naive = one-sided pooled two-proportion z-test ' +
-        'on error rates only (so it has fewer ways to fail than zdd, which also tests latency).\n',
-    );
-  });
-}
-
-// 2. Shared (non-stationary) trouble while the weight changes.
-{
-  const errIncident = (tick: number): number => (tick > 168 && tick <= 188 ? 0.1 : STABLE_ERR); // 10% errors, 42–47 s
-  const spike = (rand: () => number, tick: number): number => baseLatency(rand) + (tick > 168 && tick <= 172 ? 200 : 0); // +200 ms, 42–43 s
-  const cases: [string, Scenario][] = [
-    ['both releases at 10% errors for 5 s at 42 s', scenario({ weight: stepWeights, canaryErr: errIncident, stableErr: errIncident })],
-    ['both releases +200 ms for 1 s at 42 s', scenario({ weight: stepWeights, canaryLatency: spike, stableLatency: spike })],
+      ['l', ...aaWeights.map(() => 'r' as const), ...aaWeights.map(() => 'r' as const)],
+    ),
+    '',
+    `Naive: a one-sided pooled two-proportion z-test of the request error rates (z > ${naiveZ.toFixed(3)}, "1%"), over every ` +
+      'request so far, re-run at every look (250 ms). It treats requests as independent, so one sticky client with many ' +
+      'errors on the canary looks like a regression, and it ignores that it looks again and again. It tests errors only, ' +
+      'so it has fewer ways to fail than zdd, which also tests 4xx, 3xx and latency.',
+    '',
   ];
-  const ids = cases.map(([, sc]) =>
-    cell({
-      scenario: sc,
-      runs: RUNS,
-      stop: false,
-      watchers: () => [new AnalyzerWatcher(), new AnalyzerWatcher({}, false), new AnalyzerWatcher(strict), new AnalyzerWatcher(strict, false)],
-    }),
-  );
-  sections.push((results) => {
-    console.log(`## A/A with a shared incident while the weight steps 20→50→80% (${RUNS} runs per row)\n`);
-    const rows = cases.map(([label], i) => {
-      const r = results(ids[i]!);
-      return [label, ...r.failTicks.map((t) => pct(failed(t) / t.length))];
-    });
-    table(['shared incident', 'defaults, with setWeight()', 'defaults, no setWeight()', 'strict, with setWeight()', 'strict, no setWeight()'], rows);
-    console.log(
-      'Without setWeight() the window is one comparison: after the step to 80% the canary has a larger share of its ' +
-        'requests inside the incident than stable has. With it, each weight step is compared within itself.\n',
-    );
-  });
 }
 
-// 3. A/B: error-rate regressions.
-{
-  const grid: { weight: number; err: number; id: number }[] = [];
-  for (const weight of [0.05, 0.2, 0.5]) {
-    for (const err of [0.02, 0.05, 0.1, 0.3, 1]) {
-      const id = cell({ scenario: scenario({ weight: constant(weight), canaryErr: constant(err) }), runs: RUNS, stop: true, watchers: () => [new AnalyzerWatcher()] });
-      grid.push({ weight, err, id });
-    }
-  }
-  sections.push((results) => {
-    console.log(`## Error-rate regression: time to fail and user-visible errors (${RUNS} runs per row)\n`);
-    const rows = grid.map(({ weight, err, id }) => {
-      const r = results(id);
-      const ticks = r.failTicks[0]!;
-      // Retry model: idempotent failures are retried once on stable and then fail only at stable's rate.
-      const withRetry = r.canaryFailures * (1 - IDEMPOTENT + IDEMPOTENT * STABLE_ERR);
-      return [
-        pct(weight, 0),
-        pct(err, 0),
-        pct(failed(ticks) / ticks.length, 0),
-        seconds(ticks, 0.5),
-        seconds(ticks, 0.95),
-        pct(beforePass(r), 0),
-        (r.canaryFailures / ticks.length).toFixed(1),
-        pct(r.canaryFailures / r.requests, 2),
-        pct(withRetry / r.requests, 3),
-      ];
-    });
-    table(
-      ['weight', 'canary errors', 'failed ≤ 60 s', 'time to fail, median', 'p95', 'failed before any `pass`', 'failed canary requests (mean)', 'user-visible errors', 'with retry on stable'],
-      rows,
-    );
-    console.log(
-      'Time = since the canary started receiving traffic until evaluate() first returned `fail`. User-visible errors = ' +
-        'canary failures before the rollback, as a share of all requests served in that window (until the fail, or 60 s); ' +
-        `"with retry": ${pct(IDEMPOTENT, 0)} of requests are idempotent and retried once on stable, which fails ` +
-        `${pct(STABLE_ERR)} of the time. "Failed before any pass": the first non-inconclusive verdict was \`fail\`. ` +
-        "2% errors is only 0.5 point beyond the 1-point margin over stable's 0.5%, so it is slow by design.\n",
-    );
-  });
-}
-
-// 4. A/B: latency regressions.
-{
-  const variants: [string, (rand: () => number) => number][] = [
-    ['5% of requests +300 ms (p99 ≈ 310 ms)', slowTail(0.05, 300)],
-    ['2% of requests +300 ms (p99 ≈ 310 ms)', slowTail(0.02, 300)],
-    ['all requests +150 ms (p99 ≈ 170 ms)', (rand) => baseLatency(rand) + 150],
-    ['all requests +50 ms (p99 ≈ 70 ms: within the rule, must not fail)', (rand) => baseLatency(rand) + 50],
-  ];
-  const grid: { label: string; weight: number; id: number }[] = [];
-  for (const [label, latency] of variants) {
-    for (const weight of [0.05, 0.2, 0.5]) {
-      const id = cell({ scenario: scenario({ weight: constant(weight), canaryLatency: latency }), runs: RUNS, stop: true, watchers: () => [new AnalyzerWatcher()] });
-      grid.push({ label, weight, id });
-    }
-  }
-  sections.push((results) => {
-    console.log(`## p99 latency regression (stable p99 ≈ 20 ms; ${RUNS} runs per row)\n`);
-    const rows = grid.map(({ label, weight, id }) => {
-      const r = results(id);
-      const ticks = r.failTicks[0]!;
-      return [label, pct(weight, 0), pct(failed(ticks) / ticks.length, 0), seconds(ticks, 0.5), seconds(ticks, 0.95), pct(beforePass(r), 0)];
-    });
-    table(['canary latency', 'weight', 'failed ≤ 60 s', 'time to fail, median', 'p95', 'failed before any `pass`'], rows);
-  });
-}
-
-// 5. What minRequests buys: how often a bad canary is failed before it could pass.
-{
-  const bad: [string, Scenario][] = [
-    ['10% errors, weight 5%', scenario({ weight: constant(0.05), canaryErr: constant(0.1) })],
-    ['10% errors', scenario({ canaryErr: constant(0.1) })],
-    ['5% errors', scenario({ canaryErr: constant(0.05) })],
-    ['5% of requests +300 ms', scenario({ canaryLatency: slowTail(0.05, 300) })],
-    ['5% of requests +300 ms, weight 5%', scenario({ weight: constant(0.05), canaryLatency: slowTail(0.05, 300) })],
-  ];
-  const options = [100, 200, 500, 1000];
-  const ids = bad.map(([, sc]) => options.map((minRequests) => cell({ scenario: sc, runs: RUNS, stop: true, watchers: () => [new AnalyzerWatcher({ minRequests })] })));
-  const good = options.map((minRequests) => cell({ scenario: scenario({}), runs: Math.ceil(RUNS / 4), stop: false, watchers: () => [new AnalyzerWatcher({ minRequests })] }));
-  sections.push((results) => {
-    console.log(`## Choosing minRequests: bad canaries failed before any \`pass\` (weight 20% unless noted; ${RUNS} runs per cell)\n`);
-    const rows = bad.map(([label], i) => [label, ...ids[i]!.map((id) => pct(beforePass(results(id)), 0))]);
-    rows.push(['A/A: first `pass` at (median)', ...good.map((id) => seconds(results(id).passTicks, 0.5))]);
-    table(['scenario', ...options.map((m) => `minRequests ${m}`)], rows);
-  });
-}
-
-// ---------------------------------------------------------------- drivers
-
-function measureCost(): void {
-  const analyzer = new CanaryAnalyzer();
-  const rand = mulberry32(99);
-  const n = 2_000_000;
-  const latencies = Float64Array.from({ length: 4096 }, () => baseLatency(rand));
-  const oks = Uint8Array.from({ length: 4096 }, () => (rand() < STABLE_ERR ? 0 : 1));
-  let t0 = performance.now();
-  for (let i = 0; i < n; i++) analyzer.record(rand() < 0.2 ? 'canary' : 'stable', oks[i & 4095] === 1, latencies[(i * 7) & 4095]!);
-  const recordNs = ((performance.now() - t0) * 1e6) / n;
-  const evals = 20_000;
-  t0 = performance.now();
-  for (let i = 0; i < evals; i++) analyzer.evaluate();
-  const evalUs = ((performance.now() - t0) * 1e3) / evals;
-  console.log('## Cost\n');
-  console.log(
-    `record(): ~${recordNs.toFixed(0)} ns per request (including the benchmark's PRNG); evaluate(): ~${evalUs.toFixed(0)} µs ` +
-      `per call (verdict ${analyzer.evaluate().outcome} after ${n} requests). This machine, Node ${process.versions.node}.\n`,
-  );
-}
+// ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const jobs: [number, number, number][] = [];
-  cells.forEach((c, id) => {
-    for (let from = 0; from < c.runs; from += CHUNK) jobs.push([id, from, Math.min(c.runs, from + CHUNK)]);
+  const v = readOptions('Usage: node_modules/.bin/node bench/analysis-sim.ts [options]', {
+    'runs-aa': { default: 400, help: 'runs per A/A row (0 false rollbacks in 400 runs: 95% interval up to 0.92%)' },
+    'runs-boundary': { default: 300, help: 'runs per A/A row with margins 0 (table 1b)' },
+    'runs-power': { default: 200, help: 'runs per power row' },
+    'runs-low': { default: 500, help: 'runs per low-traffic row' },
+    seconds: { default: 60, float: true, help: 'window of the A/A and power runs, in simulated seconds' },
+    'low-seconds': { default: 120, float: true, help: 'window of the low-traffic runs' },
+    workers: { default: Math.min(2, availableParallelism()), help: 'worker threads' },
   });
-  const parts = new Map<number, [number, CellResult][]>();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.max(1, WORKERS) }, async () => {
-      const worker = new Worker(new URL(import.meta.url));
-      try {
-        while (next < jobs.length) {
-          const job = jobs[next++]!;
-          const result = await new Promise<CellResult>((resolve, reject) => {
-            worker.once('message', resolve);
-            worker.once('error', reject);
-            worker.postMessage(job);
-          });
-          worker.removeAllListeners('error');
-          const list = parts.get(job[0]) ?? [];
-          list.push([job[1], result]);
-          parts.set(job[0], list);
-        }
-      } finally {
-        await worker.terminate();
-      }
-    }),
-  );
-  const results: Results = (id) => {
-    const merged: CellResult = { failTicks: [], passTicks: [], canaryFailures: 0, requests: 0 };
-    for (const [, r] of (parts.get(id) ?? []).sort((a, b) => a[0] - b[0])) {
-      r.failTicks.forEach((t, k) => (merged.failTicks[k] ??= []).push(...t));
-      merged.passTicks.push(...r.passTicks);
-      merged.canaryFailures += r.canaryFailures;
-      merged.requests += r.requests;
-    }
-    return merged;
+  const o: SimOptions = {
+    runsAa: v['runs-aa'] as number,
+    runsBoundary: v['runs-boundary'] as number,
+    runsPower: v['runs-power'] as number,
+    runsLow: v['runs-low'] as number,
+    seconds: v.seconds as number,
+    lowSeconds: v['low-seconds'] as number,
+    workers: v.workers as number,
   };
-
-  console.log('# zdd canary analysis — simulation\n');
-  console.log(
-    `${REQ_PER_S} req/s, evaluate() every ${TICK_S * 1000} ms of simulated time, 60 s per run; stable errors ` +
-      `${pct(STABLE_ERR)}; latency log-normal (median ${MEDIAN_MS} ms, p99 ≈ 20 ms) for both unless noted. zdd defaults: ` +
-      'alpha 0.01, error margin 1 point, p99 rule 2× and +100 ms, minRequests 500. The proxy reports weight changes ' +
-      'with setWeight() unless noted.\n',
-  );
-  for (const section of sections) section(results);
-  measureCost();
-  console.log(`_${cells.reduce((s, c) => s + c.runs, 0)} simulated runs on ${WORKERS} worker(s) in ${((performance.now() - started) / 1000).toFixed(0)} s._`);
+  const cases = buildCases(o);
+  const all = await runAll(new URL(import.meta.url), o, cases, o.workers, (c, done) => {
+    process.stderr.write(`[${done}/${cases.length}] ${c.id}: ${c.runs} runs (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+  });
+  const results: Results = (id) => all.get(id) ?? [];
+  const s = defaultAnalysisSettings;
+  const out = [
+    '# zdd canary analysis — simulation',
+    '',
+    `\`${commandLine()}\``,
+    '',
+    ...machineLines([]),
+    `- analysis: the defaults of src/analysis/config.ts: alpha ${s.alpha}, passAlpha ${s.passAlpha}, margins errors +${pct(s.maxErrorRateIncrease, 0)}, ` +
+      `4xx +${pct(s.maxClientErrorIncrease, 0)}, 3xx +${pct(s.maxRedirectIncrease, 0)}, slow = above ${s.latencyRatio}× stable's p50/p90/p99 and ` +
+      `+${s.latencyMinIncreaseMs} ms at least, minRequests ${s.minRequests}, guard rails ${s.guardRails ? 'on (no release history here, so none apply)' : 'off'}, no ceilings`,
+    '- traffic: test/analysis/traffic.ts: zdd\'s bucket routing (10,000 buckets, the canary owns the lowest), ordinary requests without a ' +
+      `cookie (a fresh bucket each), sticky clients keep theirs; 1000 req/s unless noted; stable and canary at ${pct(stableErrors, 1)} errors and ` +
+      'log-normal latency (median 12 ms, p99 ≈ 20 ms) unless noted; evaluate() every 250 ms of simulated time',
+    `- runs: ${o.runsAa} per A/A row, ${o.runsBoundary} per boundary row, ${o.runsPower} per power row, ${o.runsLow} per low-traffic row; windows ${o.seconds} s (low traffic ${o.lowSeconds} s); ` +
+      `${o.workers} worker thread(s); run r of row "id" is seeded with FNV-1a("id#r"), which seeds drive()'s mulberry32`,
+    '',
+    ...aaSection(o, results),
+    ...boundarySection(o, results),
+    ...powerSection(o, results),
+    ...lowSection(o, results),
+    ...naiveSection(o, results),
+    '## Against the claims of issue #8',
+    '',
+    ...checks,
+    '',
+    `_${fmtInt(cases.reduce((n, c) => n + c.runs, 0))} simulated runs on ${o.workers} worker(s) in ${((performance.now() - started) / 1000).toFixed(0)} s._`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
-if (isMainThread) {
-  await main();
-} else {
-  parentPort!.on('message', ([id, from, to]: [number, number, number]) => parentPort!.postMessage(runChunk(id, from, to)));
-}
+if (inWorker) serveJobs(buildCases(workerOptions<SimOptions>()));
+else await main();

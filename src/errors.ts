@@ -20,4 +20,6 @@ export const ExitCode = {
   usage: 2,
   /** No daemon answers for this data dir. */
   noDaemon: 3,
+  /** The deployment waits for a person: not enough evidence to decide (zdd promote or zdd abort). */
+  waiting: 4,
 } as const;

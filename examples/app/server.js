@@ -1,7 +1,7 @@
 // The example app zdd's demo deploys: any process that listens on $PORT works the same way.
 // Knobs (environment): APP_VERSION, ERROR_RATE (share of requests answered 500), EXTRA_LATENCY_MS,
 // START_DELAY_MS (slow boot), CRASH_ON_START=1, UNHEALTHY=1 (health check fails). GET /status/<code>
-// answers with that status.
+// answers with that status; GET /flaky fails half the time.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -26,6 +26,8 @@ export function createApp() {
       extraLatency > 0 ? setTimeout(send, extraLatency) : send();
     };
     if (errorRate > 0 && Math.random() < errorRate) return reply(500, { error: 'injected failure', version });
+    // /flaky fails half the time on every release: a broken integration's endpoint.
+    if (url.pathname === '/flaky' && Math.random() < 0.5) return reply(500, { error: 'flaky endpoint', version });
     if (url.pathname === '/slow') {
       const ms = Number(url.searchParams.get('ms') ?? 1000);
       return void setTimeout(() => reply(200, { version, waited: ms }), ms);

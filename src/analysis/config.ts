@@ -1,35 +1,42 @@
 // Settings for canary analysis. Defaults are explained in docs/analysis.md.
 
 export interface AnalysisSettings {
-  /** Total probability of rolling back a canary that is not worse, over the whole window and all metrics. */
+  /** Total probability of rolling back a canary that is not worse, over the whole rollout and all metrics. */
   alpha: number;
-  /** Tolerated canary-minus-stable error-rate difference, as a fraction (0.01 = 1 percentage point). */
+  /** Probability of promoting a step whose canary is worse than a margin (each metric must show it is not). */
+  passAlpha: number;
+  /** Tolerated canary-minus-stable share of 5xx and connection errors (0.01 = 1 percentage point). */
   maxErrorRateIncrease: number;
-  /** Canary p99 may be at most this × stable p99 ... */
+  /** Tolerated canary-minus-stable share of 4xx answers. */
+  maxClientErrorIncrease: number;
+  /** Tolerated canary-minus-stable share of 3xx answers. */
+  maxRedirectIncrease: number;
+  /** A canary answer is slow at level L when above this × stable's L-quantile … */
   latencyRatio: number;
-  /** ... and must also be at least this many ms worse than stable p99 to fail. */
+  /** … and at least this many ms above it. */
   latencyMinIncreaseMs: number;
   /** Optional absolute ceiling for the canary error rate (fraction). */
   maxErrorRate?: number;
   /** Optional absolute ceiling for the canary p99 latency (ms). */
   maxP99Ms?: number;
-  /** Canary (and stable) requests needed before `pass` is possible. */
+  /** Units needed on each side in a step before it may pass (a floor; the evidence decides). */
   minRequests: number;
+  /** Ceilings from the releases before (their best error rate and p99), against a slow drift. */
+  guardRails: boolean;
 }
 
 export const defaultAnalysisSettings: AnalysisSettings = Object.freeze({
   alpha: 0.01,
-  // 1 point: already an SLO breach for any service promising ≥ 99% success, yet
-  // wide enough to absorb small non-stationarities (see docs). Validity (alpha)
-  // does not depend on it — any value ≥ 0 keeps false rollbacks ≤ alpha.
+  passAlpha: 0.05,
+  // 1 point: already an SLO breach for any service promising ≥ 99% success. Validity (alpha) does not
+  // depend on the margins; they say what "worse" means.
   maxErrorRateIncrease: 0.01,
+  maxClientErrorIncrease: 0.05,
+  maxRedirectIncrease: 0.05,
   latencyRatio: 2,
-  latencyMinIncreaseMs: 100,
-  // With 500, a canary failing ≥ 10% of requests or with 5% of requests
-  // 300 ms slower is failed before it can ever pass in ≥ 95% of simulated runs
-  // (with 200: as low as ~60%); a healthy canary at 20% of 1000 req/s first
-  // passes after ~2.5 s. See docs/analysis.md.
-  minRequests: 500,
+  latencyMinIncreaseMs: 20,
+  minRequests: 100,
+  guardRails: true,
 });
 
 /** Merges user settings over the defaults and rejects values that would make the tests meaningless. */
@@ -40,7 +47,8 @@ export function resolveSettings(overrides: Partial<AnalysisSettings> = {}): Anal
     if (value !== undefined) (s as unknown as Record<string, unknown>)[key] = value;
   }
   check(s.alpha > 0 && s.alpha < 1, 'alpha must be in (0, 1)', s.alpha);
-  check(s.maxErrorRateIncrease >= 0 && s.maxErrorRateIncrease < 1, 'maxErrorRateIncrease must be in [0, 1)', s.maxErrorRateIncrease);
+  check(s.passAlpha > 0 && s.passAlpha < 1, 'passAlpha must be in (0, 1)', s.passAlpha);
+  for (const k of ['maxErrorRateIncrease', 'maxClientErrorIncrease', 'maxRedirectIncrease'] as const) check(s[k] >= 0 && s[k] < 1, `${k} must be in [0, 1)`, s[k]);
   check(s.latencyRatio >= 1, 'latencyRatio must be ≥ 1', s.latencyRatio);
   check(s.latencyMinIncreaseMs >= 0, 'latencyMinIncreaseMs must be ≥ 0', s.latencyMinIncreaseMs);
   check(Number.isInteger(s.minRequests) && s.minRequests >= 1, 'minRequests must be an integer ≥ 1', s.minRequests);

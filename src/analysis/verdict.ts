@@ -1,21 +1,24 @@
-// Result types shared by the metric tests and the analyzer.
+// Result types of the canary analysis.
 
 export type Outcome = 'pass' | 'fail' | 'inconclusive';
 
-export type MetricName = 'error-rate' | 'latency-p99' | 'max-error-rate' | 'max-p99';
+export type MetricName = 'errors' | 'client-errors' | 'redirects' | 'latency' | 'max-error-rate' | 'max-p99' | 'guard-error-rate' | 'guard-p99';
 
 export interface MetricVerdict {
   metric: MetricName;
   outcome: Outcome;
-  /** Stable's observed value (error share, or p99 in ms); null when not applicable or no data. */
-  stable: number | null;
-  /** Canary's observed value; null without data. */
+  /** Canary's and stable's observed share of the outcome (units), or p99 in ms for latency; null without data. */
   canary: number | null;
-  /** What the canary must provably exceed to fail (stable + margin, latency threshold, or ceiling); null if not yet known. */
-  limit: number | null;
-  /** Part of the total false-rollback budget spent on this test. */
+  stable: number | null;
+  /** How much worse the canary may be (a share), or the ceiling it must stay under. */
+  margin: number;
+  /** The evidence that it is worse (an e-value: fail at ≥ 1 / alpha). */
+  evidence: number;
+  /** In the current step: the smallest margin the data show the canary stays within, if any. */
+  bound: number | null;
+  /** Part of the false-rollback budget spent on this test. */
   alpha: number;
-  /** Human sentence with the values and the test used. */
+  /** Human sentence with the values, the margin and the test. */
   detail: string;
 }
 
@@ -25,10 +28,11 @@ export interface Verdict {
   metrics: MetricVerdict[];
   canaryRequests: number;
   stableRequests: number;
-}
-
-/** Overall outcome: any fail fails; pass needs every metric to pass. */
-export function combineOutcomes(metrics: readonly MetricVerdict[]): Outcome {
-  if (metrics.some((m) => m.outcome === 'fail')) return 'fail';
-  return metrics.length > 0 && metrics.every((m) => m.outcome === 'pass') ? 'pass' : 'inconclusive';
+  /** Units (clients, or requests routed on a fresh draw) of the current step, per side. */
+  canaryUnits: number;
+  stableUnits: number;
+  /** What the current step's data can tell apart so far, in words ("errors within +8 points"). */
+  detectable: string;
+  /** A client that makes up a large share of a release's errors, in words. */
+  heavyHitter: string | undefined;
 }

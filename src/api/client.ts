@@ -9,6 +9,7 @@ interface ApiErrorBody {
 }
 
 type Finished = Extract<DeployEvent, { type: 'finished' }>;
+type Paused = Extract<DeployEvent, { type: 'paused' }>;
 
 /** How long a command waits for a daemon socket that is missing or refusing. */
 const connectGraceMs = 1_500;
@@ -32,8 +33,11 @@ export class ControlClient {
     return this.#call<T>('POST', path, body);
   }
 
-  /** A deployment's NDJSON events, each passed to onEvent; resolves with the "finished" event. */
-  async stream(method: 'GET' | 'POST', path: string, body: unknown, onEvent: (e: DeployEvent) => void): Promise<Finished | undefined> {
+  /**
+   * A deployment's NDJSON events, each passed to onEvent; resolves with the "finished" event, or with a
+   * "paused" one (the deployment waits for a person; it goes on in the daemon, and this stops watching).
+   */
+  async stream(method: 'GET' | 'POST', path: string, body: unknown, onEvent: (e: DeployEvent) => void): Promise<Finished | Paused | undefined> {
     const res = await this.#request(method, path, body);
     if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, parse<ApiErrorBody>(await text(res)));
     let buffer = '';
@@ -50,6 +54,10 @@ export class ControlClient {
           const event = parse<DeployEvent>(line);
           if (event.type === 'finished') finished = event;
           onEvent(event);
+          if (event.type === 'paused') {
+            res.destroy();
+            return event;
+          }
         }
       }
     } catch (err) {

@@ -41,7 +41,17 @@ export interface ServiceStatus {
   retiring: ReleaseStatus[];
   /** Traffic split, newest release first. */
   split: { release: number; weight: number }[];
-  deployment: { id: number; kind: string; strategy: string; release: number; step: string; startedAt: number; analysis: AnalysisSnapshot | null } | null;
+  deployment: {
+    id: number;
+    kind: string;
+    strategy: string;
+    release: number;
+    step: string;
+    startedAt: number;
+    analysis: AnalysisSnapshot | null;
+    /** Why it waits for a person (zdd promote / zdd abort), when it does. */
+    paused: string | null;
+  } | null;
   /** Log output lost by the instances shown here, together. */
   logDrops: { lines: number; bytes: number };
   /** Requests the proxy refused itself since zdd started (malformed, too slow, over a limit), by status. */
@@ -104,6 +114,7 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
           step: a.step,
           startedAt: a.deployment.startedAt,
           analysis: a.analysis ?? null,
+          paused: a.paused ?? null,
         }
       : null,
     logDrops,

@@ -37,6 +37,10 @@ export class ProgressPrinter {
       case 'progress':
         line(`${elapsed()} ${dim('·')} ${dim(e.text)}`);
         break;
+      case 'paused':
+        line(warn(`⏸ ${this.#service}: ${e.reason}`));
+        line(dim(`  waiting for a decision: zdd promote ${this.#service} (go on) or zdd abort ${this.#service} (back to stable); it goes on meanwhile, and still rolls back on failure`));
+        break;
       case 'finished': {
         const took = formatDuration(Date.now() - this.#startedAt);
         if (e.status === 'succeeded') {

@@ -77,10 +77,14 @@ const canaryStep = z.strictObject({
 
 const analysisDefaults = {
   alpha: defaultAnalysisSettings.alpha,
+  passAlpha: defaultAnalysisSettings.passAlpha,
   maxErrorRateIncrease: defaultAnalysisSettings.maxErrorRateIncrease,
+  maxClientErrorIncrease: defaultAnalysisSettings.maxClientErrorIncrease,
+  maxRedirectIncrease: defaultAnalysisSettings.maxRedirectIncrease,
   latencyRatio: defaultAnalysisSettings.latencyRatio,
   latencyMinIncrease: defaultAnalysisSettings.latencyMinIncreaseMs,
   minRequests: defaultAnalysisSettings.minRequests,
+  guardRails: defaultAnalysisSettings.guardRails,
   deadline: 120_000,
   interval: 250,
 };
@@ -89,18 +93,26 @@ const analysis = z
   .strictObject({
     /** Probability budget for rolling back a canary that is not worse (over the whole rollout). */
     alpha: z.number().gt(0).lt(0.5).default(analysisDefaults.alpha),
-    /** Tolerated canary-minus-stable error rate. */
+    /** Probability of passing a step whose canary is worse than a margin. */
+    passAlpha: z.number().gt(0).lt(0.5).default(analysisDefaults.passAlpha),
+    /** Tolerated canary-minus-stable share of 5xx and connection errors. */
     maxErrorRateIncrease: fraction.default(analysisDefaults.maxErrorRateIncrease),
-    /** Canary p99 fails when above this × stable p99 … */
+    /** Tolerated canary-minus-stable share of 4xx answers. */
+    maxClientErrorIncrease: fraction.default(analysisDefaults.maxClientErrorIncrease),
+    /** Tolerated canary-minus-stable share of 3xx answers. */
+    maxRedirectIncrease: fraction.default(analysisDefaults.maxRedirectIncrease),
+    /** A canary answer is slow when above this × stable's p50/p90/p99 … */
     latencyRatio: z.number().gt(1).default(analysisDefaults.latencyRatio),
     /** … and at least this much above it. */
     latencyMinIncrease: duration.default(analysisDefaults.latencyMinIncrease),
     /** Absolute ceilings for the canary, whatever stable does. */
     maxErrorRate: fraction.optional(),
     maxP99: positiveDuration.optional(),
-    /** Canary and stable requests needed before a step may pass. */
+    /** Clients needed on each side in a step before it may pass (a floor: the evidence decides). */
     minRequests: z.number().int().min(1).default(analysisDefaults.minRequests),
-    /** How long a step may wait beyond its pause for enough data before the deploy fails rather than promote blind. */
+    /** Ceilings from the best of the recent releases, against a slow drift of small regressions. */
+    guardRails: z.boolean().default(analysisDefaults.guardRails),
+    /** How long a step may wait beyond its pause for a verdict before the deployment pauses for a person. */
     deadline: positiveDuration.default(analysisDefaults.deadline),
     /** How often the analysis is evaluated. */
     interval: positiveDuration.default(analysisDefaults.interval),

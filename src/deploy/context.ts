@@ -72,6 +72,18 @@ export class DeployContext {
     for (const l of this.active.listeners) l({ type: 'step', ...s });
   }
 
+  /** The deployment waits for a person: recorded (an event a notifier can pick up) and told to whoever watches. */
+  pauseDeployment(reason: string): void {
+    this.active.paused = reason;
+    this.report('paused', 'info', `${reason}; finish it with zdd promote ${this.service.name} or zdd abort ${this.service.name}`);
+    this.#parts.store.addEvent({ service: this.service.name, deploymentId: this.deployment.id, type: 'paused', message: reason });
+    for (const l of this.active.listeners) l({ type: 'paused', at: Date.now(), reason });
+  }
+
+  resumeDeployment(): void {
+    this.active.paused = undefined;
+  }
+
   /** Live numbers for whoever watches; not recorded (the step's outcome is). */
   progress(text: string): void {
     for (const l of this.active.listeners) l({ type: 'progress', at: Date.now(), text });
@@ -131,6 +143,9 @@ export class DeployContext {
   /** All traffic to `set` at once and make it the live release; the previous one is kept warm or retired. */
   goLive(set: ReleaseSet, keepPreviousWarmMs: number): void {
     const { service } = this;
+    const before = service.live;
+    // What the outgoing release showed while live: the reference the next canaries' guard rails use.
+    if (before && before !== set) this.#recordMetrics(before);
     this.split([{ set, weight: 100 }]);
     const previous = service.goLive(set);
     this.#parts.store.setLiveRelease(service.name, set.release.id);
@@ -140,6 +155,12 @@ export class DeployContext {
       if (keepPreviousWarmMs > 0) this.keepWarm(previous, keepPreviousWarmMs);
       else void this.retire(previous);
     }
+  }
+
+  #recordMetrics(set: ReleaseSet): void {
+    const v = this.service.plane.stats(set.release.number).view(0);
+    if (v.requests === 0 || v.p99Ms === null) return;
+    this.#parts.store.setReleaseMetrics(set.release.id, { requests: v.requests, errorRate: v.errors / v.requests, p99Ms: v.p99Ms });
   }
 
   /** Keep a release running without traffic for `ms`, as the instant-rollback target; then retire it. */

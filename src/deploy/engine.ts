@@ -213,7 +213,7 @@ export class DeployEngine {
     const deployment = store.startDeployment({ service: service.name, kind, strategy: strategy.name, releaseId: release.id, fromReleaseId: from?.id ?? null });
     const listeners = new Set<DeployListener>(listener ? [listener] : []);
     const abort = new AbortController();
-    const active: ActiveDeployment = { deployment, release, abort, listeners, promote: undefined, step: 'start', analysis: undefined, done: undefined! };
+    const active: ActiveDeployment = { deployment, release, abort, listeners, promote: undefined, step: 'start', analysis: undefined, paused: undefined, done: undefined! };
     service.begin(active);
     const started: DeployEvent = {
       type: 'started',

@@ -14,6 +14,8 @@ export type DeployEvent =
   | { type: 'step'; at: number; step: string; status: StepStatus; detail: string | null }
   /** Live numbers while a step holds (not recorded: the step's outcome is). */
   | { type: 'progress'; at: number; text: string }
+  /** The deployment waits for a person (zdd promote or zdd abort): `zdd deploy` exits 4. */
+  | { type: 'paused'; at: number; reason: string }
   | { type: 'finished'; deployment: number; status: DeploymentStatus; reason: string | null; release: number };
 
 export type DeployListener = (event: DeployEvent) => void;

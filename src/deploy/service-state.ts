@@ -17,6 +17,8 @@ export interface ActiveDeployment {
   step: string;
   /** The canary analysis as last evaluated. */
   analysis: AnalysisSnapshot | undefined;
+  /** Why the deployment waits for a person (zdd promote / zdd abort), when it does. */
+  paused: string | undefined;
   done: Promise<Extract<DeployEvent, { type: 'finished' }>>;
 }
 
@@ -27,6 +29,11 @@ export interface AnalysisSnapshot {
   canaryWeight: number;
   canary: { requests: number; errorRate: number | null; p99Ms: number | null };
   stable: { requests: number; errorRate: number | null; p99Ms: number | null };
+  /** Analysis units (clients) in the current step. */
+  units: { canary: number; stable: number };
+  /** What the data can tell apart so far ("errors within +8 points"). */
+  detectable: string;
+  heavyHitter: string | null;
 }
 
 /** The previous release, kept running without traffic so a rollback is a switch, not a start. */

@@ -28,11 +28,21 @@ import { classifyUpstreamError, isIdempotent } from './upstream-errors.ts';
 export { bucketCookie, forceCookie, forceHeader } from './affinity.ts';
 
 /**
- * Called for every attempt an upstream answered or failed: what canary analysis is fed. `retry` marks an
- * attempt that re-sends a request another one failed (a canary failure answered by stable). Requests a
- * tester forced onto a release, and failures that were the client's, are not reported.
+ * Called for every attempt an upstream answered or failed: what canary analysis is fed. Requests a tester
+ * forced onto a release, and failures that were the client's, are not reported.
  */
-export type RequestObserver = (release: number, ok: boolean, latencyMs: number, retry: boolean) => void;
+export type RequestObserver = (o: ObservedRequest) => void;
+
+export interface ObservedRequest {
+  release: number;
+  /** The upstream's status; 0 when the connection failed. */
+  status: number;
+  latencyMs: number;
+  /** A re-send of a request another attempt failed (a canary failure answered by stable). */
+  retry: boolean;
+  /** How the request was routed during a split (its bucket, and whether it was drawn just now). */
+  routing: { bucket: number; fresh: boolean } | undefined;
+}
 
 export type ProxyConfig = ServiceSpec['proxy'];
 
@@ -269,7 +279,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     // A failure that was the client's (it left, dawdled, or sent what cannot be forwarded) is not the release's.
     if (r.clientFault === undefined || r.status > 0) {
       this.stats(target.release).record(r.status, r.latencyMs, connectionError, ex.forced);
-      if (!ex.forced) this.observer?.(target.release, !connectionError && r.status < 500 && r.status > 0, r.latencyMs, ex.attempts > 1);
+      if (!ex.forced) this.observer?.({ release: target.release, status: connectionError ? 0 : r.status, latencyMs: r.latencyMs, retry: ex.attempts > 1, routing: routingOf(ex.choice) });
     }
     if (r.responded) return;
     if (ex.res.destroyed) return;
@@ -317,7 +327,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       timeoutMs: target.timeoutMs,
       onAnswer: (status, latencyMs) => {
         this.stats(target.release).record(status, latencyMs, status === 0, forced);
-        if (!forced) this.observer?.(target.release, status > 0 && status < 500, latencyMs, false);
+        if (!forced) this.observer?.({ release: target.release, status, latencyMs, retry: false, routing: routingOf(choice) });
       },
       onClose: () => this.#log.debug({ service: this.service, instance: target.id, requestId }, 'tunnel closed'),
     });
@@ -346,4 +356,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     });
     res.end(body);
   }
+}
+
+function routingOf(choice: Choice): ObservedRequest['routing'] {
+  return choice.bucket === undefined ? undefined : { bucket: choice.bucket, fresh: choice.setCookie !== undefined };
 }

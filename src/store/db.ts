@@ -66,6 +66,8 @@ export const migrations: string[] = [
    ALTER TABLE releases ADD COLUMN hooks TEXT;
    ALTER TABLE releases ADD COLUMN build_key TEXT;
    ALTER TABLE releases ADD COLUMN pruned_at INTEGER;`,
+  // What a release showed while it was live (its life's error rate, its last p99): canary guard rails.
+  `ALTER TABLE releases ADD COLUMN metrics TEXT;`,
 ];
 
 export function openDatabase(file: string): DatabaseSync {

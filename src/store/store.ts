@@ -53,6 +53,14 @@ export interface Release {
   buildKey: string | null;
   /** When its folder was deleted (keepReleases). */
   prunedAt: number | null;
+  /** What it showed while live, recorded when it stopped being live. */
+  metrics: ReleaseMetrics | null;
+}
+
+export interface ReleaseMetrics {
+  requests: number;
+  errorRate: number;
+  p99Ms: number;
 }
 
 export interface Deployment {
@@ -102,6 +110,7 @@ function statements(db: DatabaseSync) {
     setReleaseHooks: p('UPDATE releases SET hooks = ? WHERE id = ?'),
     setBuildKey: p('UPDATE releases SET build_key = ? WHERE id = ?'),
     setPruned: p('UPDATE releases SET pruned_at = ? WHERE id = ?'),
+    setMetrics: p('UPDATE releases SET metrics = ? WHERE id = ?'),
     insertDeployment: p(
       'INSERT INTO deployments (service, kind, strategy, release_id, from_release_id, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -214,6 +223,11 @@ export class Store {
     this.#writes.journal(`the build cache key of release id ${id}`, () => this.#q.setBuildKey.run(key, id));
   }
 
+  /** Journal: what a release showed while live. */
+  setReleaseMetrics(id: number, metrics: ReleaseMetrics): void {
+    this.#writes.journal(`the metrics of release id ${id}`, () => this.#q.setMetrics.run(JSON.stringify(metrics), id));
+  }
+
   /** Never throws: kept until it lands (a pruned folder must not look present). */
   markPruned(id: number): void {
     const at = Date.now();
@@ -316,6 +330,7 @@ function toRelease(r: Row): Release {
     hooks: parseHooks(r.hooks),
     buildKey: (r.build_key as string | null) ?? null,
     prunedAt: (r.pruned_at as number | null) ?? null,
+    metrics: typeof r.metrics === 'string' ? (JSON.parse(r.metrics) as ReleaseMetrics) : null,
   };
 }
 

@@ -289,7 +289,7 @@ describe('strategy', () => {
     assert.equal(s.analysis.maxErrorRate, 0.05);
     assert.equal(s.analysis.maxP99, 800);
     assert.equal(s.analysis.alpha, 0.01);
-    assert.equal(s.analysis.minRequests, 500);
+    assert.equal(s.analysis.minRequests, 100);
     assert.equal(s.analysis.deadline, 120_000);
     assert.equal(s.analysis.interval, 250);
   });

@@ -15,9 +15,9 @@ describe('decideHold (a canary step after one look at the analysis)', () => {
     assert.equal(decideHold({ ...base, heldMs: 29_999, outcome: 'pass' }), 'wait');
     assert.equal(decideHold({ ...base, heldMs: 30_000, outcome: 'pass' }), 'pass');
   });
-  it('waits on an inconclusive analysis until pause + deadline, then gives up rather than promote blind', () => {
+  it('waits on an inconclusive analysis until pause + deadline, then pauses for a person rather than promote blind or fail', () => {
     assert.equal(decideHold({ ...base, heldMs: 149_999, outcome: 'inconclusive' }), 'wait');
-    assert.equal(decideHold({ ...base, heldMs: 150_000, outcome: 'inconclusive' }), 'deadline');
+    assert.equal(decideHold({ ...base, heldMs: 150_000, outcome: 'inconclusive' }), 'pause');
   });
   it('without a pause, waits for zdd promote whatever the analysis says short of a failure', () => {
     assert.equal(decideHold({ ...base, pauseMs: undefined, heldMs: 10_000_000, outcome: 'pass' }), 'wait');

@@ -123,12 +123,19 @@ describe('canary deploys', () => {
     assert.equal(traffic.errors + traffic.non2xx, 0, JSON.stringify(traffic));
   });
 
-  it('never promotes blind: without traffic a step waits, then fails at the analysis deadline', async () => {
+  it('never promotes blind: without traffic a step waits, then pauses for a person (exit 4) until zdd abort or zdd promote', async () => {
     useStrategy(steps('[{ weight: 50, pause: 100ms }]', '{ minRequests: 100, deadline: 1s }'));
     const before = await version(url);
     const r = await deploy().run;
-    assert.equal(r.code, 1);
-    assert.match(r.stdout, /not promoting blind/);
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    assert.match(r.stdout, /paused: not enough traffic to decide \(n=\d+ canary, \d+ stable clients/);
+    assert.match(r.stdout, /zdd promote web .* or zdd abort web/);
+    const s = await serviceStatus(project.dir);
+    assert.match(s.deployment?.paused ?? '', /^paused: not enough traffic to decide/);
+    assert.match((await zdd(project.dir, ['status'])).stdout, /paused: not enough traffic to decide[\s\S]*decide with: zdd promote web or zdd abort web/);
+    const h = await zddJson<{ events: { type: string; message: string }[] }>(project.dir, ['history', 'web']);
+    assert.ok(h.events.some((e) => e.type === 'paused'), 'a paused event is recorded');
+    assert.equal((await zdd(project.dir, ['abort', 'web'])).code, 0);
     assert.equal(await version(url), before);
   });
 

@@ -248,7 +248,7 @@ describe('retry on stable', () => {
       ],
       true,
     );
-    proxy.proxy.observer = (release, ok, _latencyMs, retry) => void observed.push({ release, ok, retry });
+    proxy.proxy.observer = (o) => void observed.push({ release: o.release, ok: o.status > 0 && o.status < 500, retry: o.retry });
     cleanups.push(() => canary.close(), () => stable.close(), () => proxy.close(), () => ct.destroy(), () => st.destroy());
   });
   beforeEach(() => {

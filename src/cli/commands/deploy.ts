@@ -44,6 +44,6 @@ export function deployCommand(): Command {
         c.stream('POST', `/v1/services/${encodeURIComponent(service)}/deploy`, body, (e) => (o.json ? events.push(e) : printer.print(e))),
       );
       if (o.json) process.stdout.write(`${JSON.stringify({ ...finished, events })}\n`);
-      process.exitCode = finished?.status === 'succeeded' ? ExitCode.ok : ExitCode.failed;
+      process.exitCode = finished?.type === 'paused' ? ExitCode.waiting : finished?.status === 'succeeded' ? ExitCode.ok : ExitCode.failed;
     });
 }

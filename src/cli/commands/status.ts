@@ -86,10 +86,13 @@ export function render(s: StatusResponse, now = Date.now()): string {
     const d = svc.deployment;
     if (d) {
       out.push(warn(`  deploying #${d.id}: ${d.kind} of release ${d.release} (${d.strategy}), step "${d.step}", for ${formatDuration(now - d.startedAt)}`));
+      if (d.paused) out.push(warn(`  ${d.paused}`), dim(`            decide with: zdd promote ${svc.name} or zdd abort ${svc.name}`));
       const a = d.analysis;
       if (a) {
         const side = (x: typeof a.canary) => `${percent(x.errorRate)} errors, p99 ${ms(x.p99Ms)} (n=${x.requests})`;
         out.push(`  analysis  ${a.outcome}: canary at ${a.canaryWeight}% ${side(a.canary)} · stable ${side(a.stable)}`);
+        if (a.units) out.push(dim(`            ${a.units.canary} canary and ${a.units.stable} stable clients in this step; ${a.detectable}`));
+        if (a.heavyHitter) out.push(dim(`            ${a.heavyHitter}`));
         out.push(dim(`            ${a.reason}`));
       }
     }

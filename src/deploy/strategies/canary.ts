@@ -1,4 +1,4 @@
-import { CanaryAnalyzer, type Verdict } from '../../analysis/analyzer.ts';
+import { CanaryAnalyzer, type ReleaseHistory, type Verdict } from '../../analysis/analyzer.ts';
 import type { AnalysisSettings } from '../../analysis/config.ts';
 import { formatDuration } from '../../config/duration.ts';
 import type { AnalysisSpec, CanarySpec } from '../../config/schema.ts';
@@ -21,13 +21,26 @@ const progressEveryMs = 2_000;
 export function analysisSettings(a: AnalysisSpec): Partial<AnalysisSettings> {
   return {
     alpha: a.alpha,
+    passAlpha: a.passAlpha,
     maxErrorRateIncrease: a.maxErrorRateIncrease,
+    maxClientErrorIncrease: a.maxClientErrorIncrease,
+    maxRedirectIncrease: a.maxRedirectIncrease,
     latencyRatio: a.latencyRatio,
     latencyMinIncreaseMs: a.latencyMinIncrease,
     maxErrorRate: a.maxErrorRate,
     maxP99Ms: a.maxP99,
     minRequests: a.minRequests,
+    guardRails: a.guardRails,
   };
+}
+
+/** What the service's earlier releases showed while they were live: the guard rails' reference. */
+function releaseHistory(ctx: DeployContext): ReleaseHistory[] {
+  return ctx.store
+    .releases(ctx.service.name, 12)
+    .filter((r) => r.id !== ctx.release.id && r.metrics !== null)
+    .slice(0, 10)
+    .map((r) => r.metrics!);
 }
 
 /** Canary instances for a share of traffic: the replicas that share would need, at least one. */
@@ -46,14 +59,14 @@ export function canary(spec: CanarySpec): Strategy {
 async function runCanary(ctx: DeployContext, spec: CanarySpec): Promise<StrategyResult> {
   const stable = ctx.service.live!;
   const replicas = ctx.config.replicas;
-  const analyzer = new CanaryAnalyzer(analysisSettings(spec.analysis));
+  const analyzer = new CanaryAnalyzer(analysisSettings(spec.analysis), releaseHistory(ctx));
   const canaryNumber = ctx.release.number;
   const stableNumber = stable.release.number;
   let set: ReleaseSet | undefined;
-  ctx.service.plane.observer = (release, ok, latencyMs, retry) => {
-    if (release === canaryNumber) analyzer.record('canary', ok, latencyMs);
+  ctx.service.plane.observer = (o) => {
+    if (o.release === canaryNumber) analyzer.record({ release: 'canary', status: o.status, latencyMs: o.latencyMs, routing: o.routing });
     // A stable answer to a request the canary failed is not a sample of stable's own traffic.
-    else if (release === stableNumber && !retry) analyzer.record('stable', ok, latencyMs);
+    else if (o.release === stableNumber && !o.retry) analyzer.record({ release: 'stable', status: o.status, latencyMs: o.latencyMs, routing: o.routing });
   };
   try {
     for (let i = 0; i < spec.steps.length; i++) {
@@ -99,28 +112,32 @@ async function runCanary(ctx: DeployContext, spec: CanarySpec): Promise<Strategy
 type Ended = 'analysis' | 'next' | 'full';
 
 /** What a holding step does after one look at the analysis: the rule alone, from plain values. */
-export type HoldDecision = 'fail' | 'pass' | 'wait' | 'deadline';
+export type HoldDecision = 'fail' | 'pass' | 'wait' | 'pause';
 
 /**
  * A failed analysis ends the step at once; a pass ends it only once the pause is over; past the pause
- * plus the deadline without a pass, it fails rather than promote blind. A step without pause waits for
- * `zdd promote` (only a failure ends it).
+ * plus the deadline without either, the deployment pauses at this weight for a person to decide (it
+ * neither fails a canary that was not shown worse nor promotes one that was not shown good). A step
+ * without pause waits for `zdd promote` (only a failure ends it).
  */
 export function decideHold(o: { outcome: Verdict['outcome']; heldMs: number; pauseMs: number | undefined; deadlineMs: number }): HoldDecision {
   if (o.outcome === 'fail') return 'fail';
   if (o.pauseMs === undefined) return 'wait';
   if (o.heldMs >= o.pauseMs && o.outcome === 'pass') return 'pass';
-  if (o.heldMs >= o.pauseMs + o.deadlineMs) return 'deadline';
+  if (o.heldMs >= o.pauseMs + o.deadlineMs) return 'pause';
   return 'wait';
 }
 
 /**
  * Holds a step: ends when its pause is over and the analysis passes (or when promoted); throws
- * CanaryFailure when the analysis fails, a canary instance breaks, or data stays too thin past the deadline.
+ * CanaryFailure when the analysis fails or a canary instance breaks. Without a verdict by the deadline
+ * the deployment pauses (zdd deploy exits 4) and holds on: a later failure still rolls back, a later pass
+ * moves on, `zdd promote` and `zdd abort` decide.
  */
 function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, weight: number, pause: number | undefined, a: AnalysisSpec, name: string): Promise<Ended> {
   const started = Date.now();
   let lastProgress = started;
+  let paused = false;
   return new Promise<Ended>((resolve, reject) => {
     const finish = (fn: () => void) => {
       clearInterval(timer);
@@ -128,6 +145,7 @@ function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, wei
       set.off('health', onHealth);
       ctx.signal.removeEventListener('abort', onAbort);
       ctx.active.promote = undefined;
+      if (paused) ctx.resumeDeployment();
       fn();
     };
     const onCrash = (m: { instance: { id: string } }, how: string) =>
@@ -144,8 +162,11 @@ function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, wei
       const decision = decideHold({ outcome: v.outcome, heldMs: held, pauseMs: pause, deadlineMs: a.deadline });
       if (decision === 'fail') return finish(() => reject(new CanaryFailure(v.reason)));
       if (decision === 'pass') return finish(() => resolve('analysis'));
-      if (decision === 'deadline') {
-        return finish(() => reject(new CanaryFailure(`no verdict after ${formatDuration(held)} at ${weight}% (deadline ${formatDuration(a.deadline)} past the pause): ${v.reason}; not promoting blind`)));
+      if (decision === 'pause' && !paused) {
+        paused = true;
+        ctx.pauseDeployment(
+          `paused: not enough traffic to decide (n=${v.canaryUnits} canary, ${v.stableUnits} stable clients after ${formatDuration(held)} at ${weight}%); ${v.detectable}`,
+        );
       }
       if (now - lastProgress >= progressEveryMs) {
         lastProgress = now;
@@ -166,5 +187,15 @@ function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, wei
 
 function snapshot(v: Verdict, analyzer: CanaryAnalyzer, weight: number): AnalysisSnapshot {
   const side = (s: typeof analyzer.canary) => ({ requests: s.requests, errorRate: s.errorRate() ?? null, p99Ms: s.quantile(0.99) ?? null });
-  return { at: Date.now(), outcome: v.outcome, reason: v.reason, canaryWeight: weight, canary: side(analyzer.canary), stable: side(analyzer.stable) };
+  return {
+    at: Date.now(),
+    outcome: v.outcome,
+    reason: v.reason,
+    canaryWeight: weight,
+    canary: side(analyzer.canary),
+    stable: side(analyzer.stable),
+    units: { canary: v.canaryUnits, stable: v.stableUnits },
+    detectable: v.detectable,
+    heavyHitter: v.heavyHitter ?? null,
+  };
 }
