@@ -266,12 +266,13 @@ export class CanaryAnalyzer {
     return undefined;
   }
 
+  /** What the data rule out so far: a canary worse than this would have been caught ("can detect +8 points of errors"). */
   #detectable(comparisons: MetricVerdict[]): string {
-    const parts = comparisons.map((m) => {
-      const name = m.metric === 'errors' ? 'errors' : m.metric === 'client-errors' ? '4xx' : m.metric === 'redirects' ? '3xx' : 'slow answers';
-      return m.bound === null ? `${name}: nothing ruled out yet` : `${name} within +${formatPoints(m.bound)}`;
-    });
-    return `shown so far: ${parts.join(', ')}`;
+    const [errors, ...others] = comparisons;
+    const size = (m: MetricVerdict): string => (m.bound === null ? 'not yet' : `+${formatPoints(m.bound)}`);
+    const lead = errors!.bound === null ? 'cannot detect a change in errors yet' : `can detect ${size(errors!)} of errors so far`;
+    const name = (m: MetricVerdict): string => (m.metric === 'client-errors' ? '4xx' : m.metric === 'redirects' ? '3xx' : 'slow answers');
+    return `${lead} (${others.map((m) => `${name(m)}: ${size(m)}`).join(', ')})`;
   }
 
   #reason(outcome: Outcome, metrics: MetricVerdict[], units: { canary: number; stable: number }, enough: boolean, detectable: string, heavy: string | undefined): string {
