@@ -3,8 +3,8 @@ import path from 'node:path';
 import YAML, { isMap, isNode, type Document, type LineCounter as LC } from 'yaml';
 import type { z } from 'zod';
 import { ZddError } from '../errors.ts';
-import { formatListen, type ListenAddress } from './listen.ts';
-import { configSchema, type ServiceSpec } from './schema.ts';
+import { serviceRouteIssues, sharedAddressIssues, type Lines } from './route-checks.ts';
+import { configSchema, type ServiceSpec, type TlsSpec } from './schema.ts';
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "services.web.health.interval". */
@@ -35,6 +35,8 @@ export interface ServiceConfig extends ServiceSpec {
   source?: string;
   /** Absolute: the dotenv file read at each deploy. */
   envFile?: string;
+  /** With cert and key: absolute paths. */
+  tls?: TlsSpec;
 }
 
 export interface Config {
@@ -72,38 +74,21 @@ export function parseConfig(text: string, file: string): Config {
     const issues = result.error.issues.flatMap((i) => describeIssue(i, doc, lineCounter));
     throw new ConfigError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
-  const clashes = [...listenClashes(result.data.services, doc, lineCounter), ...releaseIssues(result.data.services, doc, lineCounter)];
+  const services = result.data.services;
+  const lines: Lines = { line: (at) => valueLine(doc, lineCounter, [...at]), written: (at) => doc.hasIn(at) };
+  const clashes = [...sharedAddressIssues(services, lines), ...serviceRouteIssues(services, lines), ...releaseIssues(services, doc, lineCounter)];
   if (clashes.length > 0) throw new ConfigError(file, clashes.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const dir = path.dirname(file);
-  const services = new Map<string, ServiceConfig>();
-  for (const [name, spec] of Object.entries(result.data.services)) {
+  const loaded = new Map<string, ServiceConfig>();
+  for (const [name, spec] of Object.entries(services)) {
     const source = spec.source === undefined ? undefined : path.resolve(dir, spec.source);
     const service: ServiceConfig = { ...spec, name, cwd: source ? path.normalize(spec.cwd ?? '.') : path.resolve(dir, spec.cwd ?? '.') };
     if (source) service.source = source;
     if (spec.envFile !== undefined) service.envFile = path.resolve(dir, spec.envFile);
-    services.set(name, service);
+    if (spec.tls && 'cert' in spec.tls) service.tls = { cert: path.resolve(dir, spec.tls.cert), key: path.resolve(dir, spec.tls.key) };
+    loaded.set(name, service);
   }
-  return { file, services };
-}
-
-/** Two services cannot accept on one address: the second bind would fail, or steal the first one's traffic. */
-function listenClashes(services: Record<string, { listen: ListenAddress }>, doc: Document, lc: LC): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  const seen: [string, ListenAddress][] = [];
-  for (const [name, { listen }] of Object.entries(services)) {
-    const other = seen.find(([, a]) => a.port === listen.port && hostsOverlap(a.host, listen.host));
-    if (other) {
-      const [first] = other;
-      const at = valueLine(doc, lc, ['services', first, 'listen']);
-      out.push({
-        key: `services.${name}.listen`,
-        line: valueLine(doc, lc, ['services', name, 'listen']),
-        message: `${formatListen(listen)} overlaps services.${first}.listen (${formatListen(other[1])}${at ? `, line ${at}` : ''}): services ${first} and ${name} need addresses of their own`,
-      });
-    }
-    seen.push([name, listen]);
-  }
-  return out;
+  return { file, services: loaded };
 }
 
 /** Keys that only make sense for a service whose releases have folders of their own (`source`). */
@@ -123,14 +108,6 @@ function releaseIssues(services: Record<string, ServiceSpec>, doc: Document, lc:
     }
   }
   return out;
-}
-
-const wildcards = new Set(['0.0.0.0', '::']);
-const loopbackNames = new Set(['localhost', '127.0.0.1', '::1']);
-
-function hostsOverlap(a: string, b: string): boolean {
-  if (a === b || wildcards.has(a) || wildcards.has(b)) return true;
-  return loopbackNames.has(a) && loopbackNames.has(b) && (a === 'localhost' || b === 'localhost');
 }
 
 function describeIssue(issue: z.core.$ZodIssue, doc: Document, lc: LC): ConfigIssue[] {

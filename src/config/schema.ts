@@ -3,7 +3,9 @@ import { defaultAnalysisSettings } from '../analysis/config.ts';
 import { formatDuration, maxDurationMs, parseDuration } from './duration.ts';
 import { parseListen } from './listen.ts';
 import { parseNetwork } from './networks.ts';
+import { parseHostPattern, parsePathPrefix } from './routes.ts';
 import { logDefaults, logSize } from './size.ts';
+import { hsts, tls } from './tls.ts';
 
 // Config as written in zdd.yaml. Durations are strings with units; everything is validated here so the
 // rest of zdd works with plain numbers (milliseconds, fractions, counts).
@@ -46,6 +48,37 @@ const listen = z.union([z.string(), z.number()], { error: 'expected an address s
     return z.NEVER;
   }
   return a;
+});
+
+/** A host name ("app.example.com"), IP address, or one-level wildcard ("*.example.com"), normalised. */
+const hostPattern = z.string({ error: 'expected a host name such as app.example.com or *.example.com' }).transform((v, ctx) => {
+  const r = parseHostPattern(v);
+  if ('error' in r) {
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  }
+  return r.host;
+});
+
+/** A path prefix ("/api"), normalised; "/" alone means every path, the same as none. */
+const pathPrefix = z.string({ error: 'expected a path prefix such as /api' }).transform((v, ctx) => {
+  const r = parsePathPrefix(v);
+  if ('error' in r) {
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  }
+  return r.prefix;
+});
+
+const unique = <T>(list: T[]): T[] => [...new Set(list)];
+
+const paths = z.array(pathPrefix).transform((list, ctx) => {
+  const all = unique(list);
+  if (all.includes('/') && all.length > 1) {
+    ctx.addIssue({ code: 'custom', message: '"/" already covers every path: write either "/" or the other prefixes' });
+    return z.NEVER;
+  }
+  return all.filter((p) => p !== '/');
 });
 
 const envValue = z.union([z.string(), z.number(), z.boolean()], { error: 'env values must be strings, numbers or booleans' }).transform(String);
@@ -216,6 +249,21 @@ const buildCache = z.strictObject({
 
 export const serviceSchema = z.strictObject({
   listen,
+  /**
+   * Names this service answers for on its listen address (lower case, no trailing dot): exact names, IP
+   * addresses, one-level wildcards ("*.example.com"). Empty: any host (the address's default service).
+   */
+  hosts: z.array(hostPattern).transform(unique).default([]),
+  /** Path prefixes this service answers for ("/api": /api, /api/…, not /apix); no trailing slash; empty: every path. */
+  paths: paths.default([]),
+  /** Remove the matched path prefix before forwarding (/api/x → /x). Needs paths. */
+  stripPrefix: z.boolean().default(false),
+  /** Serve HTTPS on listen: certificate files (absolute once loaded) or certificates obtained by ACME. */
+  tls: tls.optional(),
+  /** A plain-HTTP listener for the service's hosts: answers ACME HTTP-01 challenges, redirects the rest to https (308). Needs tls. */
+  redirectHttp: listen.optional(),
+  /** Strict-Transport-Security max-age in ms, a whole number of seconds (header: max-age=hsts/1000). Needs tls. */
+  hsts: hsts.optional(),
   command,
   /** The app's code, relative to zdd.yaml: each release runs from its own snapshot of it. */
   source: z.string().min(1, 'must not be empty').optional(),
@@ -252,11 +300,17 @@ export const configSchema = z.strictObject({
   services: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'service names are lowercase letters, digits, - and _'), serviceSchema),
 });
 
-export type ServiceSpec = z.output<typeof serviceSchema>;
+/**
+ * hosts, paths and stripPrefix are always set by parseConfig (defaults [], [], false); they are optional
+ * in the type only because release specs stored before they existed lack them. Read them with `?? []`.
+ */
+export type ServiceSpec = Omit<z.output<typeof serviceSchema>, DefaultedRouteKeys> & Partial<Pick<z.output<typeof serviceSchema>, DefaultedRouteKeys>>;
+type DefaultedRouteKeys = 'hosts' | 'paths' | 'stripPrefix';
 export type StrategySpec = ServiceSpec['strategy'];
 export type BlueGreenSpec = z.output<typeof blueGreen>;
 export type CanarySpec = z.output<typeof canary>;
 export type RollingSpec = z.output<typeof rolling>;
 export type HealthSpec = ServiceSpec['health'];
 export type AnalysisSpec = CanarySpec['analysis'];
+export type { AcmeSpec, TlsAcmeSpec, TlsFilesSpec, TlsSpec } from './tls.ts';
 export type ConfigFile = z.output<typeof configSchema>;

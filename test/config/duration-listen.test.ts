@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, parseDuration } from '../../src/config/duration.ts';
+import { formatDuration, parseDuration, parseLongDuration } from '../../src/config/duration.ts';
 import { formatListen, isLoopback, parseListen } from '../../src/config/listen.ts';
 
 describe('parseDuration', () => {
@@ -25,6 +25,32 @@ describe('parseDuration', () => {
       assert.equal(parseDuration(text), undefined);
     });
   }
+});
+
+describe('parseLongDuration (HSTS max-age: never a timer)', () => {
+  for (const [text, ms] of [
+    ['365d', 365 * 86_400_000],
+    ['1d12h', 129_600_000],
+    ['0.5d', 43_200_000],
+    ['730d', 730 * 86_400_000],
+    ['600h', 600 * 3_600_000],
+    ['90s', 90_000],
+    ['250ms', 250],
+  ] as const) {
+    it(`reads "${text}" as ${ms} ms, beyond the 24-day cap of timers`, () => {
+      assert.equal(parseLongDuration(text), ms);
+    });
+  }
+
+  for (const text of ['1y', '1w', '365', 'd', '', '1d 2h', '-1d', '99999999999999999999d']) {
+    it(`rejects "${text}"`, () => {
+      assert.equal(parseLongDuration(text), undefined);
+    });
+  }
+
+  it('leaves parseDuration without days', () => {
+    assert.equal(parseDuration('1d'), undefined);
+  });
 });
 
 describe('formatDuration', () => {

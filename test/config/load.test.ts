@@ -46,6 +46,9 @@ describe('a valid minimal config', () => {
     assert.deepEqual(config.services.get('web'), {
       name: 'web',
       listen: { host: '127.0.0.1', port: 8080 },
+      hosts: [],
+      paths: [],
+      stripPrefix: false,
       command: 'node server.js',
       cwd: '/srv/project',
       env: {},
@@ -335,7 +338,7 @@ describe('strategy', () => {
 });
 
 describe('listen addresses', () => {
-  it('rejects two services on one address, naming both services and lines', () => {
+  it('rejects two services without hosts on one address, naming both services and lines', () => {
     const list = issues(`services:
   api:
     listen: 127.0.0.1:8080
@@ -346,15 +349,22 @@ describe('listen addresses', () => {
 `);
     const issue = issueAt(list, 'services.web.listen');
     assert.equal(issue.line, 6);
-    assert.match(issue.message, /overlaps services\.api\.listen \(127\.0\.0\.1:8080, line 3\): services api and web need addresses of their own/);
+    assert.equal(
+      issue.message,
+      '127.0.0.1:8080 is also services.api.listen (line 3), and neither services.api nor services.web has hosts: only one service on a shared address may go without hosts (the default); give one of them hosts',
+    );
   });
 
-  it('sees that all interfaces (":8080") and localhost overlap a specific address on the same port', () => {
-    const two = (a: string, b: string) => `services:\n  api:\n    listen: "${a}"\n    command: x\n  web:\n    listen: "${b}"\n    command: x\n`;
-    issueAt(issues(two(':8080', '127.0.0.1:8080')), 'services.web.listen');
-    issueAt(issues(two('[::1]:8080', 'localhost:8080')), 'services.web.listen');
+  it('sees that all interfaces (":8080") and localhost overlap a specific address on the same port: share only the identical address', () => {
+    const two = (a: string, b: string) => `services:\n  api:\n    listen: "${a}"\n    command: x\n    hosts: [a.test]\n  web:\n    listen: "${b}"\n    command: x\n`;
+    const issue = issueAt(issues(two(':8080', '127.0.0.1:8080')), 'services.web.listen');
+    assert.equal(issue.line, 7);
+    assert.match(issue.message, /^127\.0\.0\.1:8080 overlaps services\.api\.listen \(0\.0\.0\.0:8080, line 3\): .*identical address; write 0\.0\.0\.0:8080 for both/);
+    assert.match(issueAt(issues(two('[::1]:8080', 'localhost:8080')), 'services.web.listen').message, /overlaps services\.api\.listen \(\[::1\]:8080, line 3\)/);
+    assert.match(issueAt(issues(two(':8080', '[::]:8080')), 'services.web.listen').message, /overlaps services\.api\.listen/);
     assert.equal(parseConfig(two('127.0.0.1:8080', '127.0.0.1:8081'), file).services.size, 2);
     assert.equal(parseConfig(two('127.0.0.1:8080', '127.0.0.2:8080'), file).services.size, 2);
+    assert.equal(parseConfig(two(':8080', ':8080'), file).services.size, 2, 'the identical address, one service with hosts: shared');
   });
 });
 

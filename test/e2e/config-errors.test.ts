@@ -33,7 +33,7 @@ describe('config errors caught before anything runs', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 
-  it('zdd serve refuses two services on one listen address, naming both: exit 2, no stack trace, no daemon.json left', { timeout: 20_000 }, async () => {
+  it('zdd serve refuses two services without hosts on one listen address, naming both: exit 2, no stack trace, no daemon.json left', { timeout: 20_000 }, async () => {
     const p = await project(
       (port) => `services:
   api:
@@ -46,7 +46,35 @@ describe('config errors caught before anything runs', () => {
     );
     const r = await zdd(p.dir, ['serve']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /zdd\.yaml:6: services\.web\.listen: 127\.0\.0\.1:\d+ overlaps services\.api\.listen .*services api and web need addresses of their own/);
+    assert.match(r.stderr, /zdd\.yaml:6: services\.web\.listen: 127\.0\.0\.1:\d+ is also services\.api\.listen \(line 3\), and neither services\.api nor services\.web has hosts/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(existsSync(`${p.dir}/.zdd/daemon.json`), false);
+  });
+
+  it('zdd serve refuses one host and path routed to two services on a shared address, and ACME for a wildcard: exit 2, every line', { timeout: 20_000 }, async () => {
+    const p = await project(
+      (port) => `services:
+  api:
+    listen: 127.0.0.1:${port}
+    command: node app.js
+    hosts: [app.example.com]
+    paths: [/api]
+  web:
+    listen: 127.0.0.1:${port}
+    command: node app.js
+    hosts: [App.Example.com]
+    paths: [/api/]
+  secure:
+    listen: 127.0.0.1:${port + 1}
+    command: node app.js
+    hosts: ["*.example.com"]
+    tls: { acme: { email: ops@example.com } }
+`,
+    );
+    const r = await zdd(p.dir, ['serve']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /zdd\.yaml:10: services\.web\.hosts\.0: on 127\.0\.0\.1:\d+, app\.example\.com\/api is routed to both services\.api and services\.web \(hosts on lines 5 and 10\)/);
+    assert.match(r.stderr, /zdd\.yaml:15: services\.secure\.hosts\.0: "\*\.example\.com": ACME validates a wildcard name only over DNS/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     assert.equal(existsSync(`${p.dir}/.zdd/daemon.json`), false);
   });
