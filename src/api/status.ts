@@ -1,4 +1,5 @@
 import { formatListen } from '../config/listen.ts';
+import type { CertificateStatus } from '../tls/index.ts';
 import type { AnalysisSnapshot, ServiceState } from '../deploy/service-state.ts';
 import type { ReleaseStatsView } from '../proxy/release-stats.ts';
 import type { LogDrops } from '../runtime/log-file.ts';
@@ -58,6 +59,15 @@ export interface ServiceStatus {
   rejected: Record<string, number>;
   /** The listen address zdd.yaml names when the proxy does not listen there yet (zdd restart moves it). */
   pendingListen: string | null;
+  /** Front-door keys (hosts, paths, tls…) changed in zdd.yaml since the daemon started. */
+  pendingFrontDoor: string[] | null;
+  /** How the front door routes to it: host names (none: the address's default) and path prefixes. */
+  hosts: string[];
+  paths: string[];
+  /** The certificate served for its hosts (files, ACME, or a self-signed stand-in until ACME succeeds). */
+  tls: CertificateStatus | null;
+  /** The plain-HTTP listener that redirects to https and answers ACME HTTP-01. */
+  redirectHttp: string | null;
 }
 
 /** What the daemon could not write: behind the warnings of `zdd status`. */
@@ -98,6 +108,11 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
     listen: formatListen(s.config.listen),
     rejected: { ...s.plane.rejections },
     pendingListen: s.pendingListen ? formatListen(s.pendingListen) : null,
+    pendingFrontDoor: s.pendingFrontDoor ? [...s.pendingFrontDoor] : null,
+    hosts: [...(s.config.hosts ?? [])],
+    paths: [...(s.config.paths ?? [])],
+    tls: s.certificate?.() ?? null,
+    redirectHttp: s.config.redirectHttp ? formatListen(s.config.redirectHttp) : null,
     strategy: s.config.strategy.type,
     replicas: s.config.replicas,
     live: s.live ? release(s.live) : null,

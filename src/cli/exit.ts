@@ -1,4 +1,5 @@
 import { ExitCode, ZddError } from '../errors.ts';
+import { tlsConfigErrorCodes } from '../tls/index.ts';
 
 const usageCodes = new Set([
   'CONFIG_INVALID',
@@ -12,6 +13,8 @@ const usageCodes = new Set([
   'LISTEN_IN_USE',
   'LISTEN_DENIED',
   'LISTEN_UNAVAILABLE',
+  // A tls: block whose certificate files cannot be served.
+  ...tlsConfigErrorCodes,
 ]);
 
 export function exitCodeFor(err: unknown): number {

@@ -4,17 +4,19 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApiServer } from '../api/server.ts';
 import type { DaemonHealth } from '../api/status.ts';
-import { formatListen } from '../config/listen.ts';
 import { loadConfig } from '../config/load.ts';
 import { DeployEngine } from '../deploy/engine.ts';
 import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
+import type { ServiceConfig } from '../config/load.ts';
+import { FrontDoor } from '../proxy/front-door.ts';
+import { CertificateStore, type CertificateSite } from '../tls/index.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
 import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
-import { listenProxy } from './listen.ts';
+import { listenAddress } from './listen.ts';
 import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
 import type { LogFormat } from './logger.ts';
 import { reapOrphans } from './orphans.ts';
@@ -43,18 +45,20 @@ export class Daemon {
   readonly engine: DeployEngine;
   readonly #store: Store;
   readonly #api: http.Server;
-  readonly #proxies: ServiceProxy[];
+  readonly #front: FrontDoor;
+  readonly #certificates: CertificateStore | undefined;
   readonly #opts: DaemonOptions;
   readonly #socket: string;
   readonly #info: DaemonInfo;
   #stopping: Promise<void> | undefined;
   #restarting = false;
 
-  private constructor(o: { engine: DeployEngine; store: Store; api: http.Server; proxies: ServiceProxy[]; opts: DaemonOptions; socket: string; info: DaemonInfo }) {
+  private constructor(o: { engine: DeployEngine; store: Store; api: http.Server; front: FrontDoor; certificates: CertificateStore | undefined; opts: DaemonOptions; socket: string; info: DaemonInfo }) {
     this.engine = o.engine;
     this.#store = o.store;
     this.#api = o.api;
-    this.#proxies = o.proxies;
+    this.#front = o.front;
+    this.#certificates = o.certificates;
     this.#opts = o.opts;
     this.#socket = o.socket;
     this.#info = o.info;
@@ -99,7 +103,8 @@ export class Daemon {
     await bindControlSocket(api, socket, dataDir, readDaemonInfo(dataDir)?.pid);
     // From here on this process holds the data dir. A start that fails lets go of all it took (ports,
     // instances, the socket, daemon.json, the database) before the error is reported, so the process can exit.
-    const proxies: ServiceProxy[] = [];
+    let front: FrontDoor | undefined;
+    let certificates: CertificateStore | undefined;
     try {
       const info: DaemonInfo = { pid: process.pid, socket, startedAt, config: configPath, version };
       writeDaemonInfo(dataDir, info);
@@ -114,15 +119,28 @@ export class Daemon {
 
       const secret = loadSecret(dataDir, (m) => log.warn(m));
       const services = new Map<string, ServiceState>();
+      const proxies = new Map<string, ServiceProxy>();
       for (const svc of config.services.values()) {
-        const proxy = new ServiceProxy(svc.name, svc.listen, log, { proxy: svc.proxy, secret });
-        if (!opts.takeover) await listenProxy(proxy, configPath);
-        proxies.push(proxy);
+        const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret });
+        proxies.set(svc.name, proxy);
         services.set(svc.name, new ServiceState(svc, proxy));
         store.ensureService(svc.name);
       }
-      engine = new DeployEngine({ store, log, dataDir }, services, () => loadConfig(configPath));
-      daemon = new Daemon({ engine, store, api, proxies, opts: { ...opts, configPath, dataDir }, socket, info });
+      const sites = certificateSites([...config.services.values()]);
+      if (sites.length > 0) {
+        certificates = new CertificateStore({ dataDir, log });
+        // Files are read and checked now (a bad one stops the start); ACME orders run in the background.
+        await certificates.configure(sites);
+      }
+      const certificateStore = certificates;
+      for (const svc of services.values()) {
+        if (svc.config.tls) svc.certificate = () => certificateStore?.status().find((c) => c.service === svc.name);
+      }
+      front = new FrontDoor([...config.services.values()], proxies, certificates);
+      if (!opts.takeover) for (const a of front.addresses) await listenAddress(a, configPath);
+      const tlsFiles = certificates;
+      engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()) }, services, () => loadConfig(configPath));
+      daemon = new Daemon({ engine, store, api, front, certificates, opts: { ...opts, configPath, dataDir }, socket, info });
 
       const restores: Promise<{ status: string; reason: string | null }>[] = [];
       for (const svc of services.values()) {
@@ -133,11 +151,12 @@ export class Daemon {
         }
       }
       if (opts.takeover) await daemon.#takeOver(restores);
-      for (const p of proxies) log.info({ service: p.service }, `proxy listening on ${formatListen(p.address)}`);
+      for (const a of front.addresses) log.info({ services: a.services }, `proxy listening on ${a.listen}${a.listener.secure ? ' (TLS, HTTP/2)' : ''}`);
       log.info({ dataDir, socket }, `zdd ${version} ready`);
       return daemon;
     } catch (err) {
-      await abandonStart({ api, socket, dataDir, proxies, engine, store, log });
+      certificates?.close();
+      await abandonStart({ api, socket, dataDir, front, engine, store, log });
       throw err;
     }
   }
@@ -146,17 +165,15 @@ export class Daemon {
   async #takeOver(restores: Promise<{ status: string; reason: string | null }>[]): Promise<void> {
     const failed = (await Promise.all(restores)).find((r) => r.status !== 'succeeded');
     if (failed) throw new ZddError('TAKEOVER_FAILED', `cannot take over: a live release did not start here: ${failed.reason}`);
-    const byName = new Map(this.#proxies.map((p) => [p.service, p]));
-    const wanted = this.#proxies.map((p) => ({ name: p.service, listen: formatListen(p.address) }));
+    const wanted = this.#front.addresses.map((a) => a.listen);
     const adopted = new Set<string>();
-    await receiveSockets(wanted, (service, handle) => {
-      byName.get(service)?.adopt(handle);
-      adopted.add(service);
+    await receiveSockets(wanted, (listen, handle) => {
+      if (this.#front.adopt(listen, handle)) adopted.add(listen);
     });
-    // Services new in zdd.yaml, or with a new listen address, get sockets of their own.
-    for (const p of this.#proxies) if (!adopted.has(p.service)) await listenProxy(p, this.#opts.configPath);
+    // Addresses new in zdd.yaml get sockets of their own.
+    for (const a of this.#front.addresses) if (!adopted.has(a.listen)) await listenAddress(a, this.#opts.configPath);
     announceServing();
-    this.#opts.log.info({ services: [...adopted] }, 'took over the sockets from the previous daemon');
+    this.#opts.log.info({ addresses: [...adopted] }, 'took over the sockets from the previous daemon');
   }
 
   /**
@@ -181,7 +198,7 @@ export class Daemon {
         configPath: this.#opts.configPath,
         dataDir: this.#opts.dataDir,
         logFormat: this.#opts.logFormat,
-        proxies: this.#proxies,
+        front: this.#front,
         timeoutMs: takeoverTimeoutMs,
       });
       // From a foreground `zdd serve`, the new daemon is not this process: Ctrl-C here will not reach it.
@@ -208,11 +225,12 @@ export class Daemon {
   /** After handing over: let open connections finish their last request, drain, stop instances, exit. */
   async #retire(): Promise<never> {
     const { log } = this.#opts;
-    for (const p of this.#proxies) p.stopAccepting();
+    this.#front.stopAccepting();
     const grace = Math.min(10_000, Math.max(...[...this.engine.services.values()].map((s) => s.config.drainTimeout), 1_000));
-    await Promise.all(this.#proxies.map((p) => p.connectionsClosed(grace)));
+    await this.#front.connectionsClosed(grace);
     await this.engine.shutdown();
-    for (const p of this.#proxies) p.closeAllConnections();
+    this.#front.closeAllConnections();
+    this.#certificates?.close();
     this.#store.close();
     log.info('handed over and drained: exiting');
     return (this.#opts.exit ?? process.exit)(0) as never;
@@ -223,10 +241,11 @@ export class Daemon {
     this.#stopping ??= (async () => {
       const { log } = this.#opts;
       log.info('stopping: draining requests in flight, then stopping instances');
-      const closing = this.#proxies.map((p) => p.close());
+      const closing = this.#front.close();
       await this.engine.shutdown();
-      for (const p of this.#proxies) p.closeAllConnections();
-      await Promise.all(closing);
+      this.#front.closeAllConnections();
+      this.#certificates?.close();
+      await closing;
       await new Promise<void>((resolve) => this.#api.close(() => resolve()));
       this.#api.closeAllConnections();
       // During a restart the socket and daemon.json may already be the successor's.
@@ -256,12 +275,24 @@ export class Daemon {
     return { pid: process.pid };
   }
 
+  /** SIGHUP: read certificate files again (a renewed certificate, a replaced key). */
+  async reloadCertificates(): Promise<void> {
+    await this.#certificates?.reload();
+  }
+
   /** Last resort on an abnormal exit: no instance may outlive the daemon. */
   killInstances(): void {
     for (const s of this.engine.services.values()) {
       for (const set of s.sets) set.killAll();
     }
   }
+}
+
+/** A certificate site per service with tls; HTTP-01 where a redirect listener can answer it. */
+function certificateSites(services: readonly ServiceConfig[]): CertificateSite[] {
+  return services.flatMap((svc) =>
+    svc.tls ? [{ service: svc.name, hosts: [...(svc.hosts ?? [])], tls: svc.tls, challenges: svc.redirectHttp ? ['http-01' as const, 'tls-alpn-01' as const] : ['tls-alpn-01' as const] }] : [],
+  );
 }
 
 function writeDaemonInfo(dataDir: string, info: DaemonInfo): void {
@@ -276,12 +307,12 @@ function writeDaemonInfo(dataDir: string, info: DaemonInfo): void {
 }
 
 /** Undoes a start that failed after binding the control socket: nothing of this daemon may be left. */
-async function abandonStart(o: { api: http.Server; socket: string; dataDir: string; proxies: ServiceProxy[]; engine?: DeployEngine; store?: Store; log: Logger }): Promise<void> {
-  const closing = o.proxies.map((p) => p.close());
+async function abandonStart(o: { api: http.Server; socket: string; dataDir: string; front?: FrontDoor; engine?: DeployEngine; store?: Store; log: Logger }): Promise<void> {
+  const closing = o.front?.close();
   // Instances a restore already started.
   await o.engine?.shutdown().catch((err: unknown) => o.log.error({ err }, 'stopping what the failed start had started'));
-  for (const p of o.proxies) p.closeAllConnections();
-  await Promise.all(closing);
+  o.front?.closeAllConnections();
+  await closing;
   o.api.close();
   o.api.closeAllConnections();
   rmSync(o.socket, { force: true });

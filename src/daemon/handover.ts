@@ -1,19 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { formatDuration } from '../config/duration.ts';
-import { formatListen } from '../config/listen.ts';
-import type { ServiceProxy } from '../proxy/service-proxy.ts';
+import type { FrontDoor } from '../proxy/front-door.ts';
 
 // A restart of zdd without a gap: the running daemon starts its successor, which brings the live
-// releases up on its own instances, then receives the proxies' listening sockets over IPC and serves
+// releases up on its own instances, then receives the front door's listening sockets over IPC and serves
 // from them; only then does the old daemon stop accepting and drain. The sockets are the same
 // sockets (one accept queue), so no connection is refused or lost on the way.
 
 export type HandoverMessage =
-  /** Successor → old: instances healthy, send the sockets for these services (name and listen address). */
-  | { type: 'ready'; services: { name: string; listen: string }[] }
-  /** Old → successor: this service's listening socket comes with the message. */
-  | { type: 'socket'; service: string }
+  /** Successor → old: instances healthy, send the sockets for these addresses (as formatListen writes them). */
+  | { type: 'ready'; listen: string[] }
+  /** Old → successor: this address's listening socket comes with the message. */
+  | { type: 'socket'; listen: string }
   /** Old → successor: that was every socket that matches. */
   | { type: 'sockets-sent' }
   /** Successor → old: serving from every socket; stop accepting and drain. */
@@ -23,7 +22,7 @@ export interface SuccessorOptions {
   configPath: string;
   dataDir: string;
   logFormat: string;
-  proxies: ServiceProxy[];
+  front: FrontDoor;
   timeoutMs: number;
 }
 
@@ -57,9 +56,8 @@ export function startSuccessor(o: SuccessorOptions): Promise<ChildProcess> {
     child.once('error', (err) => settle(err));
     child.on('message', (m: HandoverMessage) => {
       if (m.type === 'ready') {
-        for (const p of o.proxies) {
-          const wanted = m.services.some((s) => s.name === p.service && s.listen === formatListen(p.address));
-          if (wanted) child.send({ type: 'socket', service: p.service } satisfies HandoverMessage, p.listener);
+        for (const a of o.front.addresses) {
+          if (m.listen.includes(a.listen)) child.send({ type: 'socket', listen: a.listen } satisfies HandoverMessage, a.listener.server);
         }
         child.send({ type: 'sockets-sent' } satisfies HandoverMessage);
       } else if (m.type === 'serving') {
@@ -74,13 +72,13 @@ export function startSuccessor(o: SuccessorOptions): Promise<ChildProcess> {
  * socket at once (synchronously): until it does, Node's stand-in server for it would accept
  * connections that nobody handles.
  */
-export function receiveSockets(services: { name: string; listen: string }[], adopt: (service: string, handle: net.Server) => void): Promise<number> {
+export function receiveSockets(listen: string[], adopt: (listen: string, handle: net.Server) => void): Promise<number> {
   let adopted = 0;
   return new Promise((resolve, reject) => {
     if (!process.send) return reject(new Error('--takeover is only for a daemon started by zdd restart'));
     const onMessage = (m: HandoverMessage, handle?: net.Server) => {
       if (m.type === 'socket' && handle) {
-        adopt(m.service, handle);
+        adopt(m.listen, handle);
         adopted++;
       }
       if (m.type === 'sockets-sent') {
@@ -90,7 +88,7 @@ export function receiveSockets(services: { name: string; listen: string }[], ado
     };
     process.on('message', onMessage);
     process.once('disconnect', () => reject(new Error('the previous daemon went away before handing over its sockets')));
-    process.send({ type: 'ready', services } satisfies HandoverMessage);
+    process.send({ type: 'ready', listen } satisfies HandoverMessage);
   });
 }
 

@@ -1,22 +1,21 @@
 import path from 'node:path';
 import { formatListen } from '../config/listen.ts';
 import { ZddError } from '../errors.ts';
-import type { ServiceProxy } from '../proxy/service-proxy.ts';
+import type { FrontDoorAddress } from '../proxy/front-door.ts';
 
 /**
- * Binds a service's proxy port. An address the machine will not give zdd (taken, privileged, not one of
- * its own) is a config error, worded as the config names it, with no stack trace.
+ * Binds one of the front door's addresses. An address the machine will not give zdd (taken, privileged,
+ * not one of its own) is a config error, worded as the config names it, with no stack trace.
  */
-export async function listenProxy(proxy: ServiceProxy, configPath: string): Promise<void> {
+export async function listenAddress(a: FrontDoorAddress, configPath: string): Promise<void> {
   try {
-    await proxy.listen();
+    await a.listener.listen();
   } catch (err) {
-    throw listenError(proxy.service, formatListen(proxy.address), (err as NodeJS.ErrnoException).code, path.basename(configPath)) ?? err;
+    throw listenError(a.key, formatListen(a.address), (err as NodeJS.ErrnoException).code, path.basename(configPath)) ?? err;
   }
 }
 
-function listenError(service: string, where: string, code: string | undefined, configName: string): ZddError | undefined {
-  const key = `services.${service}.listen`;
+function listenError(key: string, where: string, code: string | undefined, configName: string): ZddError | undefined {
   switch (code) {
     case 'EADDRINUSE':
       return new ZddError('LISTEN_IN_USE', `${where} (${key}) is already in use by another program`, `stop that program or change ${key} in ${configName}`);

@@ -10,6 +10,8 @@ export interface EngineParts {
   store: Store;
   log: Logger;
   dataDir: string;
+  /** Each deploy first reads TLS certificate files again (a renewed certificate is served from then on). */
+  beforeDeploy?: (() => Promise<void>) | undefined;
 }
 
 /** The shared steps every strategy is written with; each records itself in the store and reports progress. */

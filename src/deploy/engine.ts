@@ -67,6 +67,8 @@ export class DeployEngine {
     const code: CodeRequest = { source: req.source, gitRef: req.gitRef };
     const ready = async (ctx: DeployContext) => {
       if (service.pendingListen) ctx.report('config', 'info', listenNotice(service));
+      if (service.pendingFrontDoor) ctx.report('config', 'info', frontDoorNotice(service));
+      await this.#parts.beforeDeploy?.().catch((err: unknown) => this.#parts.log.warn({ err }, 'reading TLS certificate files again failed'));
       await prepareRelease(ctx, code);
     };
     return this.#run(service, 'deploy', withCode(strategy, ready), release, listener);
@@ -204,6 +206,7 @@ export class DeployEngine {
     if (!config) throw new ZddError('SERVICE_UNKNOWN', `service "${service.name}" is no longer in zdd.yaml`);
     service.reconfigure(config);
     if (service.pendingListen) this.#parts.log.warn({ service: service.name }, listenNotice(service));
+    if (service.pendingFrontDoor) this.#parts.log.warn({ service: service.name }, frontDoorNotice(service));
     return service.config;
   }
 
@@ -251,6 +254,10 @@ export class DeployEngine {
     })();
     return { deployment, done: active.done };
   }
+}
+
+function frontDoorNotice(s: ServiceState): string {
+  return `${s.pendingFrontDoor!.join(', ')} changed in zdd.yaml; the proxy routes as when zdd started: run zdd restart to apply (no request is lost)`;
 }
 
 function listenNotice(s: ServiceState): string {

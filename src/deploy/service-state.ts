@@ -4,6 +4,10 @@ import type { DataPlane } from '../proxy/data-plane.ts';
 import type { ReleaseSet } from '../release/release-set.ts';
 import type { Deployment, Release } from '../store/store.ts';
 import type { DeployEvent, DeployListener } from './events.ts';
+import type { CertificateStatus } from '../tls/index.ts';
+
+/** Config keys the front door reads when the daemon starts. */
+const frontDoorKeys = ['hosts', 'paths', 'stripPrefix', 'tls', 'redirectHttp', 'hsts'] as const;
 
 /** A deployment in progress: at most one per service. */
 export interface ActiveDeployment {
@@ -57,6 +61,9 @@ export class ServiceState {
   readonly #incoming = new Set<ReleaseSet>();
   #active: ActiveDeployment | undefined;
   #pendingListen: ListenAddress | undefined;
+  #pendingFrontDoor: readonly string[] | undefined;
+  /** The certificate served for this service's hosts, when it has tls (the daemon's certificate store). */
+  certificate: (() => CertificateStatus | undefined) | undefined;
 
   constructor(config: ServiceConfig, plane: DataPlane) {
     this.name = config.name;
@@ -99,10 +106,19 @@ export class ServiceState {
 
   /** zdd.yaml as read again for a deploy (listen stays what the daemon bound); proxy limits apply at once. */
   reconfigure(config: ServiceConfig): void {
-    const bound = this.#config.listen;
-    this.#pendingListen = config.listen.host !== bound.host || config.listen.port !== bound.port ? config.listen : undefined;
-    this.#config = { ...config, listen: bound };
+    const bound = this.#config;
+    this.#pendingListen = config.listen.host !== bound.listen.host || config.listen.port !== bound.listen.port ? config.listen : undefined;
+    // How the front door routes to the service is set when the daemon starts, like listen.
+    const changed = frontDoorKeys.filter((k) => JSON.stringify(config[k]) !== JSON.stringify(bound[k]));
+    this.#pendingFrontDoor = changed.length > 0 ? changed : undefined;
+    const kept = Object.fromEntries(frontDoorKeys.map((k) => [k, bound[k]]));
+    this.#config = { ...config, ...kept, listen: bound.listen };
     this.plane.configure(config.proxy);
+  }
+
+  /** Front-door keys (hosts, paths, tls…) that zdd.yaml changed since the daemon started: they need zdd restart. */
+  get pendingFrontDoor(): readonly string[] | undefined {
+    return this.#pendingFrontDoor;
   }
 
   /** A listen address zdd.yaml names now but the proxy does not listen on yet (it needs zdd restart). */

@@ -1,6 +1,6 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { ClientInfo } from './client-address.ts';
+import type { ClientRequest } from './client-exchange.ts';
 import { bucketCount, routeByName, routeForBucket, type Route, type RouteTable } from './route-table.ts';
 
 /** Header or cookie a tester sets to pick a release: "canary", "stable" or a release number. */
@@ -32,21 +32,29 @@ export class Affinity {
     this.#secret = secret;
   }
 
-  choose(req: IncomingMessage, table: RouteTable, client: ClientInfo): Choice | undefined {
+  /**
+   * `cookie`: where the bucket cookie applies (the route's path prefix, so services sharing a host by
+   * path keep cookies of their own) and whether it is Secure (the client came over TLS).
+   */
+  choose(req: ClientRequest, table: RouteTable, client: ClientInfo, cookie: { path: string; secure: boolean } = { path: '/', secure: false }): Choice | undefined {
     const { routes } = table;
     if (routes.length === 0) return undefined;
     if (routes.length === 1) return { route: routes[0]!, setCookie: undefined, forced: undefined, bucket: undefined };
     const cookies = parseCookies(req.headers.cookie);
     if (client.trusted) {
-      const name = req.headers[forceHeader] ?? cookies?.get(forceCookie);
+      const name = req.headers[forceHeader] ?? cookies?.get(forceCookie)?.[0];
       const route = typeof name === 'string' ? routeByName(table, name) : undefined;
       if (route) return { route, setCookie: undefined, forced: name as string, bucket: undefined };
     }
-    const saved = this.#verify(cookies?.get(bucketCookie));
+    // Another service on the same host may have set a bucket cookie too (a wider path): only this
+    // service's signature counts.
+    let saved: number | undefined;
+    for (const value of cookies?.get(bucketCookie) ?? []) if ((saved = this.#verify(value)) !== undefined) break;
     const bucket = saved ?? randomInt(bucketCount);
     const route = routeForBucket(table, bucket);
     if (!route) return undefined;
-    const setCookie = saved === undefined ? `${bucketCookie}=${this.cookieValue(bucket)}; Path=/; HttpOnly; SameSite=Lax` : undefined;
+    const setCookie =
+      saved === undefined ? `${bucketCookie}=${this.cookieValue(bucket)}; Path=${cookie.path}; HttpOnly; SameSite=Lax${cookie.secure ? '; Secure' : ''}` : undefined;
     return { route, setCookie, forced: undefined, bucket };
   }
 
@@ -79,12 +87,18 @@ export class Affinity {
   }
 }
 
-function parseCookies(header: string | undefined): Map<string, string> | undefined {
+/** Every value of each cookie, in the order sent (a client may hold two of one name, for two paths). */
+function parseCookies(header: string | undefined): Map<string, string[]> | undefined {
   if (!header) return undefined;
-  const out = new Map<string, string>();
+  const out = new Map<string, string[]>();
   for (const part of header.split(';')) {
     const i = part.indexOf('=');
-    if (i > 0) out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+    if (i <= 0) continue;
+    const name = part.slice(0, i).trim();
+    const value = part.slice(i + 1).trim();
+    const values = out.get(name);
+    if (values) values.push(value);
+    else out.set(name, [value]);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest } from './client-exchange.ts';
 import type { NetworkSet } from '../config/networks.ts';
 
 /** Who sent a request, as far as zdd can believe it. */
@@ -24,7 +24,7 @@ export function peerAddress(socket: { remoteAddress?: string | undefined }): str
  * trusted hops (as nginx's real_ip_recursive does): the first untrusted address is the client. An entry
  * that is not an address ends the walk, and the client counts as untrusted.
  */
-export function identifyClient(req: IncomingMessage, trusted: NetworkSet): ClientInfo {
+export function identifyClient(req: ClientRequest, trusted: NetworkSet): ClientInfo {
   const peer = peerAddress(req.socket);
   const peerTrusted = trusted.has(peer);
   if (!peerTrusted) return { peer, peerTrusted, ip: peer, trusted: false };
@@ -38,7 +38,7 @@ export function identifyClient(req: IncomingMessage, trusted: NetworkSet): Clien
 }
 
 /** Every X-Forwarded-For entry, in order, across repeated headers. */
-function forwardedFor(req: IncomingMessage): string[] {
+function forwardedFor(req: ClientRequest): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {

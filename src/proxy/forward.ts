@@ -1,7 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { responseGone, writeBody, writeHead, type ClientRequest, type ClientResponse } from './client-exchange.ts';
 import { downstreamHeaders } from './headers.ts';
 import { ClientBodyTimeout } from './request-body.ts';
 import type { Target, Cancellable } from './target.ts';
@@ -30,8 +30,12 @@ export interface StreamedBody {
 
 /** One client request on its way through the proxy, across retries. */
 export interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: ClientRequest;
+  res: ClientResponse;
+  /** The request target sent upstream (the route's prefix stripped, when it says so). */
+  path: string;
+  /** Strict-Transport-Security for the response, when the service sets hsts. */
+  hsts: string | undefined;
   requestId: string;
   headers: string[];
   /** The request body: read in advance (so it can be sent twice), streamed, or none. */
@@ -97,13 +101,13 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
 
   /** The caller checked that the target has room; the connection is taken here. */
   start(): void {
-    const { req } = this.#ex;
+    const { req, path } = this.#ex;
     this.#startedAt = performance.now();
     this.#target.occupy(this.#streamed);
     this.#target.track(this);
     this.#ex.tried.add(this.#target);
     this.#target.pool.dispatch(
-      { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: this.#ex.headers, body: bodyFor(this.#ex.body) },
+      { path, method: req.method as Dispatcher.HttpMethod, headers: this.#ex.headers, body: bodyFor(this.#ex.body) },
       this,
     );
   }
@@ -125,7 +129,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
     const { res } = this.#ex;
-    if (res.destroyed) {
+    if (responseGone(res)) {
       controller.abort(new ClientGoneError('the client closed the connection'));
       return;
     }
@@ -138,12 +142,12 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
     if (statusCode < 200) return; // 1xx informational: Node answers 100 Continue itself
     this.#status = statusCode;
     const raw = (controller.rawHeaders ?? []) as (Buffer | string)[];
-    res.writeHead(statusCode, statusMessage || undefined, downstreamHeaders(raw, this.#ex.requestId, this.#ex.setCookie));
+    writeHead(res, statusCode, statusMessage, downstreamHeaders(raw, this.#ex.requestId, this.#ex.setCookie, this.#ex.hsts));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this.#ex;
-    if (res.write(chunk)) return;
+    if (writeBody(res, chunk)) return;
     controller.pause();
     // A client that stops reading would otherwise hold this upstream connection forever.
     this.#sendTimer ??= setTimeout(() => {
@@ -170,7 +174,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
     }
     const clientFault = faultOf(err);
     const { res, body } = this.#ex;
-    if (res.headersSent || res.destroyed) {
+    if (res.headersSent || responseGone(res)) {
       // Mid-response (or the client left): this response is already broken; end the connection so it shows.
       res.destroy();
       this.#finish({ status: this.#status, error: err, responded: true, retryable: false, clientFault });

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import type { ClientInfo } from './client-address.ts';
+import type { ClientRequest } from './client-exchange.ts';
 
 // RFC 9110 §7.6.1: hop-by-hop fields belong to one connection and are never forwarded. "expect" is
 // answered by the proxy itself (Node sends 100 Continue), "host" is passed on as sent.
@@ -26,6 +26,8 @@ export interface ForwardedInfo {
    * app never mistakes a forged value for zdd's.
    */
   client: ClientInfo;
+  /** The client came over TLS (zdd terminated it): X-Forwarded-Proto is https. */
+  secure: boolean;
 }
 
 /** Tokens a Connection header names: they are hop-by-hop for this message too. */
@@ -42,16 +44,17 @@ function connectionTokens(raw: string[]): Set<string> | undefined {
   return tokens;
 }
 
-export function incomingRequestId(req: IncomingMessage): string | undefined {
+export function incomingRequestId(req: ClientRequest): string | undefined {
   const v = req.headers['x-request-id'];
   return typeof v === 'string' && requestIdPattern.test(v) ? v : undefined;
 }
 
 /**
- * Headers to send upstream as a flat [name, value, ...] list: the client's, minus hop-by-hop ones, plus
- * X-Forwarded-* and X-Request-Id. With `upgrade`, Connection/Upgrade are kept for the handshake.
+ * Headers to send upstream (always HTTP/1.1) as a flat [name, value, ...] list: the client's, minus
+ * hop-by-hop ones and HTTP/2 pseudo-headers, plus X-Forwarded-* and X-Request-Id. With `upgrade`,
+ * Connection/Upgrade are kept for the handshake.
  */
-export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgrade = false): string[] {
+export function upstreamHeaders(req: ClientRequest, info: ForwardedInfo, upgrade = false): string[] {
   const raw = req.rawHeaders;
   const extra = connectionTokens(raw);
   const { client } = info;
@@ -61,9 +64,15 @@ export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgra
   let proto: string | undefined;
   let fwdHost: string | undefined;
   let host: string | undefined;
+  let authority: string | undefined;
+  let cookies: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* ":" */) {
+      if (name === ':authority') authority = value;
+      continue;
+    }
     const lower = name.toLowerCase();
     if (hopByHop.has(lower) || extra?.has(lower)) continue;
     if (lower.startsWith('x-')) {
@@ -84,11 +93,17 @@ export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgra
       host = value;
     } else if (lower === 'forwarded' && !trusted) {
       continue;
+    } else if (lower === 'cookie' && req.httpVersionMajor === 2) {
+      // RFC 9113 §8.2.3: HTTP/2 may split Cookie into crumbs; HTTP/1.1 wants one header.
+      (cookies ??= []).push(value);
+      continue;
     }
     out.push(name, value);
   }
+  if (host === undefined && authority !== undefined) out.push('host', (host = authority));
+  if (cookies) out.push('cookie', cookies.join('; '));
   out.push('x-forwarded-for', trusted && xff ? `${xff}, ${client.peer}` : client.peer);
-  out.push('x-forwarded-proto', trusted && proto ? proto : 'http');
+  out.push('x-forwarded-proto', trusted && proto ? proto : info.secure ? 'https' : 'http');
   const forwardedHost = trusted && fwdHost ? fwdHost : host;
   if (forwardedHost) out.push('x-forwarded-host', forwardedHost);
   out.push('x-real-ip', client.ip);
@@ -98,7 +113,7 @@ export function upstreamHeaders(req: IncomingMessage, info: ForwardedInfo, upgra
 }
 
 /** The upstream's response headers for the client, minus hop-by-hop ones, as a flat list. */
-export function downstreamHeaders(raw: readonly (Buffer | string)[], requestId: string, setCookie?: string): string[] {
+export function downstreamHeaders(raw: readonly (Buffer | string)[], requestId: string, setCookie?: string, hsts?: string): string[] {
   const strings = raw.map((v) => (typeof v === 'string' ? v : v.toString('latin1')));
   const extra = connectionTokens(strings);
   const out: string[] = [];
@@ -107,10 +122,13 @@ export function downstreamHeaders(raw: readonly (Buffer | string)[], requestId: 
     const name = strings[i]!;
     const lower = name.toLowerCase();
     if (hopByHop.has(lower) || extra?.has(lower)) continue;
+    // zdd.yaml's hsts is the operator's word for the whole site.
+    if (hsts !== undefined && lower === 'strict-transport-security') continue;
     if (lower === 'x-request-id') hasRequestId = true;
     out.push(name, strings[i + 1]!);
   }
   if (!hasRequestId) out.push('x-request-id', requestId);
   if (setCookie) out.push('set-cookie', setCookie);
+  if (hsts !== undefined) out.push('strict-transport-security', hsts);
   return out;
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest } from './client-exchange.ts';
 
 /** The client paused or took too long sending its request body: it gets a 408. */
 export class ClientBodyTimeout extends Error {
@@ -27,7 +27,7 @@ export type ReceivedBody =
  * Reads a request body under the idle and total limits: in full when it fits in maxBufferedBody, else as
  * a stream. Rejects with ClientBodyTimeout, or with the stream's error when the client goes away.
  */
-export async function receiveBody(req: IncomingMessage, limits: BodyLimits): Promise<ReceivedBody> {
+export async function receiveBody(req: ClientRequest, limits: BodyLimits): Promise<ReceivedBody> {
   const reader = new TimedReader(req, limits);
   const declared = Number(req.headers['content-length']);
   if (Number.isInteger(declared) && declared > maxBufferedBody) return { kind: 'streamed', prefix: [], rest: () => reader.remaining() };
@@ -49,7 +49,7 @@ class TimedReader {
   readonly #idleMs: number;
   readonly #deadline: number;
 
-  constructor(req: IncomingMessage, limits: BodyLimits) {
+  constructor(req: ClientRequest, limits: BodyLimits) {
     this.#it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     this.#idleMs = limits.idleMs;
     this.#deadline = Date.now() + limits.totalMs;

@@ -1,18 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type net from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.ts';
-import type { ListenAddress } from '../config/listen.ts';
 import { NetworkSet } from '../config/networks.ts';
 import { proxyDefaults, type ServiceSpec } from '../config/schema.ts';
 import { Affinity, type Choice } from './affinity.ts';
 import { identifyClient, type ClientInfo } from './client-address.ts';
 import { ClientLimits } from './client-limits.ts';
+import { closeAfter, requestHasBody, responseGone, writeHead, type ClientRequest, type ClientResponse, type Entry } from './client-exchange.ts';
 import type { DataPlane } from './data-plane.ts';
-import { hasBody, ProxyListener, type ListenerSettings } from './listener.ts';
+import type { ListenerSettings } from './listener.ts';
 import { DrainDeadlineError, ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, upstreamHeaders } from './headers.ts';
 import { endWithStatus } from './raw-response.ts';
@@ -67,30 +66,29 @@ interface ProxyExchange extends Exchange {
 /** Requests the proxy answered itself (client errors and limits), by status: they count against no release. */
 export type Rejections = Record<number, number>;
 
-/** The reverse proxy in front of one service: accepts its traffic and spreads it over the live releases. */
+/**
+ * The reverse proxy of one service: takes the requests its front door routes to it (by address, host
+ * and path) and spreads them over the service's live releases.
+ */
 export class ServiceProxy implements AttemptOutcome, DataPlane {
   readonly service: string;
-  readonly address: ListenAddress;
   table: RouteTable = emptyTable;
   observer: RequestObserver | undefined;
   readonly rejections: Rejections = {};
   readonly #stats = new Map<number, ReleaseStats>();
-  readonly #listener: ProxyListener;
   readonly #log: Logger;
   readonly #affinity: Affinity;
+  /** Large uploads in progress per client address, across every listener that routes here. */
+  readonly #streams = new ClientLimits();
   #config: ProxyConfig = proxyDefaults;
   #trusted = new NetworkSet(proxyDefaults.trustedNetworks);
+  /** The front door, told when settings of its listeners change. */
+  onListenerSettings: (() => void) | undefined;
 
-  constructor(service: string, address: ListenAddress, log: Logger, options: ProxyOptions = {}) {
+  constructor(service: string, log: Logger, options: ProxyOptions = {}) {
     this.service = service;
-    this.address = address;
     this.#log = log;
     this.#affinity = new Affinity(service, options.secret ?? randomBytes(32));
-    this.#listener = new ProxyListener(address, this.#listenerSettings(), {
-      request: (req, res) => this.#handle(req, res),
-      upgrade: (req, socket, head) => this.#upgrade(req, socket, head),
-      refused: (status) => this.#count(status),
-    });
     this.configure({ ...proxyDefaults, ...options.proxy });
   }
 
@@ -98,46 +96,17 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   configure(config: ProxyConfig): void {
     this.#config = config;
     this.#trusted = new NetworkSet(config.trustedNetworks);
-    this.#listener.configure(this.#listenerSettings());
+    this.onListenerSettings?.();
   }
 
-  #listenerSettings(): ListenerSettings {
+  /** What a listener this service is on must apply to its connections (config checks make them agree on a shared address). */
+  get listenerSettings(): ListenerSettings {
     return { headerTimeout: this.#config.headerTimeout, maxConnectionsPerClient: this.#config.maxConnectionsPerClient, trusted: this.#trusted };
   }
 
-  /** The listening server: what a restart hands over to the next daemon. */
-  get listener(): net.Server {
-    return this.#listener.server;
-  }
-
-  /** Binds the service's address; rejects with the errno's `code` (EADDRINUSE…) kept. */
-  listen(): Promise<void> {
-    return this.#listener.listen();
-  }
-
-  /** Serve from a listening socket the previous daemon handed over (zdd restart). */
-  adopt(handle: net.Server): void {
-    this.#listener.adopt(handle);
-  }
-
-  /** Hand-over: stop accepting; each open connection closes after its next response. */
-  stopAccepting(): void {
-    this.#listener.stopAccepting();
-  }
-
-  /** After stopAccepting: once every HTTP connection has closed, or at the deadline. */
-  connectionsClosed(deadlineMs: number): Promise<void> {
-    return this.#listener.connectionsClosed(deadlineMs);
-  }
-
-  /** Stop accepting; idle keep-alive connections close now, busy ones after their response. */
-  close(): Promise<void> {
-    return this.#listener.close();
-  }
-
-  /** Cut every client connection (after the drain deadline at shutdown). */
-  closeAllConnections(): void {
-    this.#listener.server.closeAllConnections();
+  /** The listener refused a request before it reached any service (a parse error, a limit, no route): counted by status. */
+  countRefusal(status: number): void {
+    this.#count(status);
   }
 
   setSplit(routes: Route[], retryOnOlder = false): void {
@@ -154,19 +123,22 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#stats.delete(release);
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  /** A request its front door routed here. */
+  handle(req: ClientRequest, res: ClientResponse, entry: Entry): void {
     const table = this.table;
     const requestId = incomingRequestId(req) ?? randomUUID();
     const rejection = checkRequest(req);
     if (rejection) return this.#reject(res, rejection.status, rejection.message, requestId);
     const client = identifyClient(req, this.#trusted);
-    const choice = this.#affinity.choose(req, table, client);
+    const choice = this.#affinity.choose(req, table, client, { path: entry.cookiePath, secure: entry.secure });
     if (!choice) return this.#answer(res, 503, `no release of ${this.service} is serving`, requestId);
     const ex: ProxyExchange = {
       req,
       res,
+      path: entry.path,
+      hsts: entry.hsts,
       requestId,
-      headers: upstreamHeaders(req, { requestId, client }),
+      headers: upstreamHeaders(req, { requestId, client, secure: entry.secure }),
       body: null,
       idempotent: isIdempotent(req.method!),
       setCookie: choice.setCookie,
@@ -185,15 +157,15 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       ex.waiter?.cancel();
       ex.current?.clientClosed();
     });
-    if (!hasBody(req)) return this.#attempt(ex, choice.route);
+    if (!requestHasBody(req)) return this.#attempt(ex, choice.route);
     // The body is read before an upstream connection is taken (streamed only when large), under time limits.
     receiveBody(req, { idleMs: this.#config.bodyIdleTimeout, totalMs: this.#config.bodyTimeout }).then(
       (body) => {
-        if (res.destroyed) return;
+        if (responseGone(res)) return;
         if (body.kind === 'buffered') {
           ex.body = body.buffer;
         } else {
-          const clients = this.#listener.clients;
+          const clients = this.#streams;
           if (!client.trusted && !clients.admitStream(client.ip)) {
             return this.#reject(res, 429, `more than ${ClientLimits.streamsPerClient} large uploads at once from ${client.ip}`, requestId, { 'retry-after': '1' });
           }
@@ -223,7 +195,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     // Every connection to every instance is busy: wait in line for one, for a while.
     ex.waiter = route.targets.wait(ex.tried, kind, this.#config.queueTimeout, (outcome) => {
       ex.waiter = undefined;
-      if (ex.res.destroyed) return;
+      if (responseGone(ex.res)) return;
       if (outcome === 'timeout') {
         this.#log.warn({ service: this.service, release: route.targets.release, requestId: ex.requestId }, 'no upstream connection became free in time');
         return this.#answer(ex.res, 503, `every connection to ${this.service} stayed busy for ${formatDuration(this.#config.queueTimeout)}`, ex.requestId);
@@ -282,7 +254,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       if (!ex.forced) this.observer?.({ release: target.release, status: connectionError ? 0 : r.status, latencyMs: r.latencyMs, retry: ex.attempts > 1, routing: routingOf(ex.choice) });
     }
     if (r.responded) return;
-    if (ex.res.destroyed) return;
+    if (responseGone(ex.res)) return;
     if (r.clientFault === 'invalid') return this.#reject(ex.res, 400, `the request cannot be forwarded: ${r.error?.message}`, ex.requestId);
     if (r.clientFault === 'body-timeout') return this.#reject(ex.res, 408, r.error!.message, ex.requestId);
     if (r.clientFault === 'gone') return void ex.res.destroy();
@@ -303,7 +275,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#answer(ex.res, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream connection failed', ex.requestId);
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** An HTTP/1.1 upgrade (WebSocket) its front door routed here. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry): void {
     const requestId = incomingRequestId(req) ?? randomUUID();
     const rejection = checkRequest(req);
     if (rejection) {
@@ -311,17 +284,19 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       return endWithStatus(socket, rejection.status, `${rejection.message} (request ${requestId})`, { 'x-request-id': requestId });
     }
     const client = identifyClient(req, this.#trusted);
-    const choice = this.#affinity.choose(req, this.table, client);
+    const choice = this.#affinity.choose(req, this.table, client, { path: entry.cookiePath, secure: entry.secure });
     const target = choice?.route.targets.pick(undefined, 'tunnel');
     if (!choice || !target) return endWithStatus(socket, 503, `no release of ${this.service} is serving (request ${requestId})`, { 'retry-after': '1', 'x-request-id': requestId });
     (socket as Socket).setNoDelay?.(true);
     const forced = choice.forced !== undefined;
     new Tunnel({
       req,
+      path: entry.path,
+      hsts: entry.hsts,
       client: socket,
       head,
       target,
-      headers: upstreamHeaders(req, { requestId, client }, true),
+      headers: upstreamHeaders(req, { requestId, client, secure: entry.secure }, true),
       requestId,
       setCookie: choice.setCookie,
       timeoutMs: target.timeoutMs,
@@ -334,9 +309,9 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   }
 
   /** The client's error or a limit it hit: answered here, and the connection closes after it. */
-  #reject(res: ServerResponse, status: number, message: string, requestId: string, extra: Record<string, string> = {}): void {
+  #reject(res: ClientResponse, status: number, message: string, requestId: string, extra: Record<string, string> = {}): void {
     this.#count(status);
-    res.shouldKeepAlive = false;
+    closeAfter(res);
     this.#answer(res, status, message, requestId, status === 405 ? { allow: allowedMethods, ...extra } : extra);
   }
 
@@ -344,10 +319,10 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.rejections[status] = (this.rejections[status] ?? 0) + 1;
   }
 
-  #answer(res: ServerResponse, status: number, message: string, requestId: string, extra: Record<string, string> = {}): void {
-    if (res.headersSent || res.destroyed) return void res.destroy();
+  #answer(res: ClientResponse, status: number, message: string, requestId: string, extra: Record<string, string> = {}): void {
+    if (res.headersSent || responseGone(res)) return void res.destroy();
     const body = `zdd: ${message} (request ${requestId})\n`;
-    res.writeHead(status, {
+    writeHead(res, status, undefined, {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-request-id': requestId,

@@ -12,6 +12,10 @@ const closeReplyMs = 1_000;
 
 export interface TunnelOptions {
   req: IncomingMessage;
+  /** The request target for the upstream (the route's prefix stripped, when it says so). */
+  path: string;
+  /** Strict-Transport-Security for a relayed (non-101) response, when the service sets hsts. */
+  hsts: string | undefined;
   client: Duplex;
   /** Bytes the client sent after its request head. */
   head: Buffer;
@@ -64,7 +68,7 @@ export class Tunnel implements Cancellable {
       host: target.host,
       port: target.port,
       method: o.req.method,
-      path: o.req.url,
+      path: o.path,
       headers: o.headers,
       setHost: false,
       agent: false,
@@ -151,7 +155,7 @@ export class Tunnel implements Cancellable {
   /** Not 101: an ordinary response, sent in full, after which the connection ends. */
   #relay(res: IncomingMessage): void {
     const client = this.#client;
-    const raw = downstreamHeaders(res.rawHeaders, this.#o.requestId, this.#o.setCookie);
+    const raw = downstreamHeaders(res.rawHeaders, this.#o.requestId, this.#o.setCookie, this.#o.hsts);
     let head = `HTTP/1.1 ${res.statusCode} ${res.statusMessage ?? ''}\r\n`;
     // The body is sent as Node's parser delivers it (de-chunked): delimited by its length when known, else by the close.
     for (let i = 0; i < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;

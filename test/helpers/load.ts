@@ -68,8 +68,22 @@ export { startFreshConnectionLoad } from '../../bench/lib/fresh-connections.ts';
  * Keep-alive GETs at a fixed rate with undici, every outcome counted exactly: unlike autocannon it
  * handles a server's `Connection: close` (a daemon handing over) without losing a request silently.
  */
-export function startKeepAliveLoad(o: { url: string; rate: number; connections: number }): { stop(): Promise<LoadResult> } {
-  const pool = new Pool(o.url, { connections: o.connections });
+export function startKeepAliveLoad(o: {
+  url: string;
+  rate: number;
+  connections: number;
+  path?: string;
+  headers?: Record<string, string>;
+  /** TLS: the CA to trust and the server name to ask for. */
+  tls?: { ca: string; servername: string };
+  /** Speak HTTP/2 (over TLS, by ALPN). */
+  h2?: boolean;
+}): { stop(): Promise<LoadResult> } {
+  const pool = new Pool(o.url, {
+    connections: o.connections,
+    ...(o.tls ? { connect: { ca: o.tls.ca, servername: o.tls.servername } } : {}),
+    ...(o.h2 ? { allowH2: true } : {}),
+  });
   const result: LoadResult = { requests: 0, errors: 0, timeouts: 0, non2xx: 0, statusCodes: {} };
   const start = performance.now();
   let sent = 0;
@@ -80,7 +94,7 @@ export function startKeepAliveLoad(o: { url: string; rate: number; connections: 
       sent++;
       inFlight++;
       pool
-        .request({ path: '/', method: 'GET' })
+        .request({ path: o.path ?? '/', method: 'GET', headers: o.headers })
         .then(async (res) => {
           await res.body.dump();
           result.requests++;

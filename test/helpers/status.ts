@@ -17,11 +17,11 @@ export async function serviceStatus(dir: string, service = 'web'): Promise<Servi
 }
 
 /** Polls the daemon's status until the condition holds (a state to reach, not a time to wait). */
-export async function waitForStatus(dir: string, condition: (s: ServiceStatus) => boolean, what: string, timeoutMs = 30_000): Promise<ServiceStatus> {
+export async function waitForStatus(dir: string, condition: (s: ServiceStatus) => boolean, what: string, timeoutMs = 30_000, service = 'web'): Promise<ServiceStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: ServiceStatus | undefined;
   while (Date.now() < deadline) {
-    last = await apiStatus(dir);
+    last = await apiStatus(dir, service);
     if (condition(last)) return last;
   }
   throw new Error(`timed out waiting for: ${what}; last status: ${JSON.stringify(last)}`);

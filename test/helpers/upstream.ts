@@ -5,6 +5,7 @@ import net from 'node:net';
 import pino from 'pino';
 import { Affinity } from '../../src/proxy/affinity.ts';
 import { ReleaseTargets } from '../../src/proxy/release-targets.ts';
+import { FrontDoor } from '../../src/proxy/front-door.ts';
 import { ServiceProxy, type ProxyConfig } from '../../src/proxy/service-proxy.ts';
 import { Target } from '../../src/proxy/target.ts';
 import { freePort } from './ports.ts';
@@ -105,9 +106,10 @@ export async function startProxy(service = 'web', proxyConfig: Partial<ProxyConf
   // (and pick again in the rare case another process took it in between).
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const proxy = new ServiceProxy(service, { host: '127.0.0.1', port }, pino({ level: 'silent' }), { proxy: proxyConfig, secret: testSecret });
+    const proxy = new ServiceProxy(service, pino({ level: 'silent' }), { proxy: proxyConfig, secret: testSecret });
+    const front = new FrontDoor([{ name: service, listen: { host: '127.0.0.1', port } }], new Map([[service, proxy]]), undefined);
     try {
-      await proxy.listen();
+      await front.addresses[0]!.listener.listen();
     } catch (err) {
       if (attempt < 5 && /already in use/.test((err as Error).message)) continue;
       throw err;
@@ -117,8 +119,8 @@ export async function startProxy(service = 'web', proxyConfig: Partial<ProxyConf
       port,
       url: `http://127.0.0.1:${port}`,
       close: async () => {
-        proxy.closeAllConnections();
-        await proxy.close();
+        front.closeAllConnections();
+        await front.close();
       },
     };
   }

@@ -173,7 +173,7 @@ describe('proxy headers', () => {
     });
     const req = await seen;
     const client = { peer: '198.51.100.9', peerTrusted: false, ip: '198.51.100.9', trusted: false };
-    const flat = upstreamHeaders(req, { requestId: 'rid-1', client });
+    const flat = upstreamHeaders(req, { requestId: 'rid-1', client, secure: false });
     const get = (name: string) => flat.filter((_, i) => i % 2 === 1 && flat[i - 1]!.toLowerCase() === name);
     assert.deepEqual(get('x-forwarded-proto'), ['http']);
     assert.deepEqual(get('x-forwarded-host'), ['app.example.test']);

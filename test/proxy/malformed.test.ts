@@ -92,6 +92,8 @@ describe('a request undici refuses to send', () => {
     const ex = {
       req: { url: '/', method: 'GET' } as IncomingMessage,
       res: { destroyed: false, headersSent: false } as never,
+      path: '/',
+      hsts: undefined,
       requestId: 'r1',
       headers: ['host', 'a.test', 'transfer-encoding', 'gzip'],
       body: null,

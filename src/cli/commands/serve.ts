@@ -41,6 +41,11 @@ export function serveCommand(): Command {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
+      // SIGHUP: certificate files were renewed (certbot's deploy hook: kill -HUP <pid>).
+      process.on('SIGHUP', () => {
+        log.info('SIGHUP received: reading TLS certificate files again');
+        daemon.reloadCertificates().catch((err: unknown) => log.error({ err }, 'reading TLS certificate files again failed'));
+      });
       process.on('exit', () => daemon.killInstances());
       process.on('uncaughtException', (err) => {
         log.fatal({ err }, 'uncaught exception: stopping');

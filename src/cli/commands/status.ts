@@ -40,12 +40,34 @@ export function statusCommand(): Command {
     });
 }
 
+/** Hosts and paths it answers for, the certificate it serves, the https redirect. */
+function frontDoorLines(svc: StatusResponse['services'][number], now: number): string[] {
+  const out: string[] = [];
+  if (svc.hosts.length > 0 || svc.paths.length > 0) {
+    out.push(`  routes    ${svc.hosts.length > 0 ? svc.hosts.join(', ') : 'any host'}${svc.paths.length > 0 ? ` · paths ${svc.paths.join(', ')}` : ''}`);
+  }
+  const c = svc.tls;
+  if (c) {
+    const until = `valid until ${c.notAfter.slice(0, 10)} (${formatDuration(Date.parse(c.notAfter) - now)})`;
+    if (c.source === 'self-signed') {
+      out.push(warn(`  tls       self-signed stand-in${c.ordering ? ', ordering a certificate from ACME' : ''}: browsers will warn until ACME succeeds`));
+    } else {
+      out.push(`  tls       ${c.source === 'acme' ? 'ACME' : 'files'}: ${c.subject}, issued by ${c.issuer}, ${until}${c.renewAt ? `, renews ${c.renewAt.slice(0, 10)}` : ''}`);
+    }
+    if (c.error) out.push(warn(`  ⚠ ${c.error}${c.nextAttempt ? `; next attempt in ${formatDuration(Math.max(0, Date.parse(c.nextAttempt) - now))}` : ''}`));
+  }
+  if (svc.redirectHttp) out.push(dim(`  http      ${svc.redirectHttp} redirects to https (308) and answers ACME HTTP-01`));
+  return out;
+}
+
 export function render(s: StatusResponse, now = Date.now()): string {
   const out: string[] = [dim(`zdd ${s.daemon.version} · pid ${s.daemon.pid} · up ${formatDuration(now - s.daemon.startedAt)} · ${s.daemon.dataDir}`)];
   out.push(...healthWarnings(s.daemon.health, s.daemon.dataDir, now), '');
   for (const svc of s.services) {
     out.push(`${bold(svc.name)}  ${svc.listen}  ${svc.strategy}  ${svc.replicas} replica(s)`);
     if (svc.pendingListen) out.push(warn(`  ⚠ zdd.yaml says listen ${svc.pendingListen}; the proxy listens on ${svc.listen} until zdd restart`));
+    if (svc.pendingFrontDoor) out.push(warn(`  ⚠ ${svc.pendingFrontDoor.join(', ')} changed in zdd.yaml; applied at zdd restart`));
+    out.push(...frontDoorLines(svc, now));
     if (svc.split.length > 1) out.push(`  traffic   ${svc.split.map((r) => `release ${r.release}: ${r.weight}%`).join(' · ')}`);
     const rows: string[][] = [];
     const release = (label: string, r: ReleaseStatus, note = '') => {
