@@ -35,6 +35,8 @@ export interface TlsSource {
   defaultCertificate(): { cert: string; key: string };
   /** Each accepted TCP connection, before TLS: ACME's TLS-ALPN-01 validations are answered there, the rest go to `next`. */
   routeTlsConnection(socket: Socket, next: (socket: Socket) => void): void;
+  /** Session ticket keys shared by every listener and the next daemon (resumption across zdd restart). */
+  ticketKeys(): Buffer;
   on(event: 'change', listener: () => void): unknown;
   off(event: 'change', listener: () => void): unknown;
 }
@@ -77,6 +79,7 @@ export class ProxyListener {
   /** Connections with a response under way: data a client pipelines after `Connection: close` waits for it, then is dropped. */
   readonly #answering = new WeakSet<Duplex>();
   #onNoConnections: (() => void) | undefined;
+  #ticketTimer: NodeJS.Timeout | undefined;
 
   constructor(address: ListenAddress, settings: ListenerSettings, hooks: ListenerHooks, certificates?: TlsSource) {
     this.address = address;
@@ -144,6 +147,8 @@ export class ProxyListener {
     this.#certificates = certificates;
     this.#tls = tls.createServer({
       ...certificates.defaultCertificate(),
+      // Given, not made by Node: kept across setSecureContext (a reload) and shared with the next daemon.
+      ticketKeys: certificates.ticketKeys(),
       ALPNProtocols: alpnProtocols,
       // A client gets as long for its handshake as for its request headers.
       handshakeTimeout: settings.headerTimeout,
@@ -157,6 +162,14 @@ export class ProxyListener {
     });
     // A renewed or reloaded default certificate, for clients without SNI.
     this.#onCertificates = () => this.#tls!.setSecureContext(certificates.defaultCertificate());
+    // Ticket keys are replaced daily (by whichever daemon looks first); every listener follows within the hour.
+    let keys = certificates.ticketKeys();
+    this.#ticketTimer = setInterval(() => {
+      const next = certificates.ticketKeys();
+      if (next.equals(keys)) return;
+      keys = next;
+      this.#tls!.setTicketKeys(next);
+    }, 3600_000).unref();
     certificates.on('change', this.#onCertificates);
     this.#tls.on('secureConnection', (socket: tls.TLSSocket) => this.#dispatch(socket));
     // A failed handshake (a scanner, an old client, a wrong name) ends that connection, nothing else.
@@ -237,6 +250,7 @@ export class ProxyListener {
     for (const session of this.#sessions) session.close();
     if (this.#tcp) this.#stopHttp1Timers();
     if (this.#onCertificates) this.#certificates!.off('change', this.#onCertificates);
+    clearInterval(this.#ticketTimer);
     await closed;
   }
 

@@ -17,6 +17,7 @@ import { defaultRetry, type RetryPolicy } from './renewal.ts';
 import { selfSignedPem } from './self-signed.ts';
 import { checkSite, defaultChallenges, siteHosts, type CertificateSite, type CertificateStatus } from './sites.ts';
 import { SniTable } from './sni-table.ts';
+import { ticketKeys } from './ticket-keys.ts';
 import { TlsAlpnResponder } from './tls-alpn-responder.ts';
 
 export interface CertificateStoreOptions {
@@ -54,9 +55,11 @@ export class CertificateStore extends EventEmitter<{ change: [] }> {
   /** The default when no site is configured. */
   #fallback: ServingCertificate | undefined;
   #configuring: Promise<void> = Promise.resolve();
+  readonly #dataDir: string;
 
   constructor(o: CertificateStoreOptions) {
     super();
+    this.#dataDir = o.dataDir;
     configureAcmeHttp();
     this.#log = o.log;
     this.#now = o.now ?? Date.now;
@@ -144,6 +147,11 @@ export class CertificateStore extends EventEmitter<{ change: [] }> {
   defaultCertificate(): { cert: string; key: string } {
     if (!this.#table) throw new Error('CertificateStore.defaultCertificate() before configure()');
     return this.#table.default.pem();
+  }
+
+  /** Session ticket keys from the data dir (made, and replaced daily, there): see ticket-keys.ts. */
+  ticketKeys(): Buffer {
+    return ticketKeys(this.#dataDir);
   }
 
   /** The TLS-ALPN-01 challenge certificate's context for a name with a pending challenge, else undefined. */

@@ -91,6 +91,24 @@ ${common}
     });
   }
 
+  /** One TLS 1.3 connection and request (the ticket comes after the handshake); offers `session` when given. */
+  function tlsSession(session?: Buffer): Promise<{ session: Buffer; reused: boolean }> {
+    return new Promise((resolve, reject) => {
+      let ticket: Buffer | undefined;
+      let reused = false;
+      const socket = tls.connect({ host: '127.0.0.1', port, servername: 'app.test', ca: ca.certPem, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) }, () => {
+        // Asked now: once closed, the socket no longer knows.
+        reused = socket.isSessionReused();
+        socket.end('GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+      });
+      socket.on('session', (s: Buffer) => (ticket = s));
+      socket.resume();
+      // A resumed session may come without a new ticket: the one offered stays good.
+      socket.on('close', () => (ticket ?? session ? resolve({ session: (ticket ?? session)!, reused }) : reject(new Error('no session ticket came'))));
+      socket.on('error', reject);
+    });
+  }
+
   function h1get(host: string, path = '/'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string; alpn: string | false }> {
     return new Promise((resolve, reject) => {
       const options = { host: '127.0.0.1', port, path, servername: host, headers: { host }, ca: ca.certPem, agent: false, ALPNProtocols: ['http/1.1'] } as https.RequestOptions;
@@ -161,6 +179,15 @@ ${common}
     }
     assert.equal(JSON.parse((await h2get('app.test')).body).version, 'web-v3');
     assert.equal(JSON.parse((await h2get('api.test')).body).version, 'api-v2');
+  });
+
+  it('resumes a TLS session with a ticket from before zdd restart (ticket keys live in the data dir)', { timeout: 60_000 }, async () => {
+    const first = await tlsSession();
+    assert.equal(first.reused, false);
+    assert.equal((await tlsSession(first.session)).reused, true, 'resumed by the same daemon');
+    const restarted = await zdd(project.dir, ['restart']);
+    assert.equal(restarted.code, 0, restarted.stderr + restarted.stdout);
+    assert.equal((await tlsSession(first.session)).reused, true, 'resumed by the next daemon');
   });
 
   it('serves renewed certificate files to new handshakes without dropping open connections', { timeout: 60_000 }, async () => {
