@@ -15,6 +15,10 @@ export interface ZddServiceOptions {
   drainTimeout: string;
   healthInterval: string;
   env?: Record<string, string>;
+  /** Host names the service answers (zdd.yaml `hosts`); none: every host. */
+  hosts?: string[];
+  /** Terminate TLS with these PEM files (zdd.yaml `tls`): the service speaks HTTPS, HTTP/2 and HTTP/1.1 by ALPN. */
+  tls?: { cert: string; key: string };
 }
 
 /** zdd.yaml for one service `web` running bench/upstream-app.js with this Node (24). */
@@ -22,7 +26,7 @@ export function zddYaml(o: ZddServiceOptions, cwd: string): string {
   return `services:
   web:
     listen: 127.0.0.1:${o.port}
-    command: ${JSON.stringify([process.execPath, upstreamApp])}
+${o.hosts ? `    hosts: ${JSON.stringify(o.hosts)}\n` : ''}${o.tls ? `    tls: { cert: ${JSON.stringify(o.tls.cert)}, key: ${JSON.stringify(o.tls.key)} }\n` : ''}    command: ${JSON.stringify([process.execPath, upstreamApp])}
     cwd: ${JSON.stringify(cwd)}
     env: ${JSON.stringify({ BENCH_QUIET: '1', APP_VERSION: 'v0', ...o.env })}
     replicas: ${o.replicas}
@@ -42,6 +46,7 @@ export interface InstanceStatus {
 
 export interface ZddDaemon {
   dir: string;
+  /** http://127.0.0.1:<port>, or https:// with `tls` (then send the Host (and SNI) of one of `hosts`). */
   url: string;
   proc: Managed;
   deploy(args?: string[]): Promise<CommandResult>;
@@ -64,7 +69,7 @@ export async function startZdd(o: ZddServiceOptions): Promise<ZddDaemon> {
   const run = (args: string[]) => runCommand(zddBin, args, { cwd: dir, env: { NO_COLOR: '1' } });
   return {
     dir,
-    url: `http://127.0.0.1:${o.port}`,
+    url: `${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}`,
     proc,
     deploy: (args = []) => run(['deploy', 'web', ...args]),
     async livePids() {
