@@ -3,6 +3,7 @@ import { formatDuration } from '../config/duration.ts';
 import type { ServiceConfig } from '../config/load.ts';
 import { ReleaseSet, type ReleaseSetContext } from '../release/release-set.ts';
 import type { Deployment, Release, StepStatus, Store } from '../store/store.ts';
+import type { CanaryVerdict, DeployObserver } from './events.ts';
 import { smokeTest } from './prepare.ts';
 import type { ActiveDeployment, ServiceState } from './service-state.ts';
 
@@ -12,6 +13,8 @@ export interface EngineParts {
   dataDir: string;
   /** Each deploy first reads TLS certificate files again (a renewed certificate is served from then on). */
   beforeDeploy?: (() => Promise<void>) | undefined;
+  /** Hears every deployment and release set (notifications); never awaited. */
+  observer?: DeployObserver | undefined;
 }
 
 /** The shared steps every strategy is written with; each records itself in the store and reports progress. */
@@ -86,6 +89,11 @@ export class DeployContext {
     this.active.paused = undefined;
   }
 
+  /** A canary step's analysis decided: counted (metrics), never awaited. */
+  verdict(verdict: CanaryVerdict): void {
+    this.#parts.observer?.verdict?.(this.service.name, verdict);
+  }
+
   /** Live numbers for whoever watches; not recorded (the step's outcome is). */
   progress(text: string): void {
     for (const l of this.active.listeners) l({ type: 'progress', at: Date.now(), text });
@@ -103,6 +111,7 @@ export class DeployContext {
     const ctx: ReleaseSetContext = { service: this.service.name, dataDir: this.#parts.dataDir, store: this.#parts.store, log: this.#parts.log };
     const set = new ReleaseSet(release, ctx);
     set.on('message', (m) => this.report('instance', 'info', m));
+    this.#parts.observer?.releaseSet(this.service.name, set);
     return set;
   }
 

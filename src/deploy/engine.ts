@@ -153,14 +153,16 @@ export class DeployEngine {
     this.#refusing = 'zdd is shutting down';
     const running = [...this.services.values()].flatMap((s) => (s.active ? [this.abort(s.name, 'zdd is shutting down')] : []));
     await Promise.allSettled(running);
-    await Promise.all(
-      [...this.services.values()].map(async (s) => {
+    await Promise.all([
+      ...[...this.services.values()].map(async (s) => {
         const sets = s.sets;
         s.unpark();
         s.plane.setSplit([]);
         await Promise.all(sets.map((set) => set.stop(s.config.drainTimeout)));
       }),
-    );
+      // Notifications of the aborts above get a short grace while releases drain.
+      this.#parts.observer?.close(),
+    ]);
   }
 
   #service(name: string): ServiceState {
@@ -214,7 +216,8 @@ export class DeployEngine {
     const { store, log } = this.#parts;
     const from = service.live?.release;
     const deployment = store.startDeployment({ service: service.name, kind, strategy: strategy.name, releaseId: release.id, fromReleaseId: from?.id ?? null });
-    const listeners = new Set<DeployListener>(listener ? [listener] : []);
+    const observer = this.#parts.observer?.deployment();
+    const listeners = new Set<DeployListener>([observer, listener].filter((l) => l !== undefined));
     const abort = new AbortController();
     const active: ActiveDeployment = { deployment, release, abort, listeners, promote: undefined, step: 'start', analysis: undefined, paused: undefined, done: undefined! };
     service.begin(active);

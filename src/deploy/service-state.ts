@@ -38,6 +38,13 @@ export interface AnalysisSnapshot {
   /** What the data can tell apart so far ("errors within +8 points"). */
   detectable: string;
   heavyHitter: string | null;
+  /**
+   * The margins drawn against stable's numbers now, for charts: the error rate and p99 a canary may reach
+   * before it counts as worse (stable's + maxErrorRateIncrease, at most maxErrorRate; latencyRatio ×
+   * stable's p99 and at least latencyMinIncrease more, at most maxP99). The tests decide on clients, not
+   * on these lines; null before stable has answered.
+   */
+  bounds: { errorRate: number | null; p99Ms: number | null };
 }
 
 /** The previous release, kept running without traffic so a rollback is a switch, not a start. */

@@ -1,4 +1,5 @@
 import { ReleaseSample } from '../analysis/window.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
 
 /** Window over which live rates and p99 are shown: the current slice plus the previous one. */
 const sliceMs = 5_000;
@@ -27,6 +28,12 @@ export class ReleaseStats {
   errors = 0;
   connectionErrors = 0;
   forced = 0;
+  /** Answers by status class: `byClass[2]` counts 2xx (index 1–5; a connection error has no status and counts in none). */
+  readonly byClass = new Float64Array(6);
+  /** Attempts on this release that failed and were sent again (to another instance, or to the stable release). */
+  retries = 0;
+  /** Every attempt's latency, cumulative (Prometheus' histogram). */
+  readonly latency = new LatencyHistogram();
   #current = new ReleaseSample();
   #previous = new ReleaseSample();
   #sliceStart: number;
@@ -44,6 +51,8 @@ export class ReleaseStats {
     if (forced) this.forced++;
     if (!ok) this.errors++;
     if (connectionError) this.connectionErrors++;
+    else if (status >= 100 && status < 600) this.byClass[(status / 100) | 0]!++;
+    this.latency.record(latencyMs);
     this.#rotate(Date.now());
     this.#current.record(ok, latencyMs);
   }

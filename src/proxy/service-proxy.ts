@@ -266,9 +266,13 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     const fromNewest = routes.length > 1 && routes[0]!.targets.release === target.release;
     if (r.replaced || (r.retryable && fromNewest && retryOnOlder && !ex.forced)) {
       // The canary failed an idempotent request (or never got it): the stable release answers instead.
+      this.stats(target.release).retries++;
       return this.#attempt(ex, routes[routes.length - 1]!);
     }
-    if (r.retryable) return this.#attempt(ex, ex.route);
+    if (r.retryable) {
+      this.stats(target.release).retries++;
+      return this.#attempt(ex, ex.route);
+    }
     if (r.error instanceof DrainDeadlineError) return this.#answer(ex.res, 503, r.error.message, ex.requestId);
     const timeout = failure === 'timeout';
     this.#log.warn({ service: this.service, release: target.release, instance: target.id, requestId: ex.requestId, err: r.error?.message }, 'upstream failed');

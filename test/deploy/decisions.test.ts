@@ -2,7 +2,8 @@
 // analysis, how a rolling update moves, how big a canary is.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canaryScale, decideHold } from '../../src/deploy/strategies/canary.ts';
+import { resolveSettings } from '../../src/analysis/config.ts';
+import { analysisBounds, canaryScale, decideHold } from '../../src/deploy/strategies/canary.ts';
 import { nextBatch, rollingBounds } from '../../src/deploy/strategies/rolling.ts';
 
 describe('decideHold (a canary step after one look at the analysis)', () => {
@@ -22,6 +23,18 @@ describe('decideHold (a canary step after one look at the analysis)', () => {
   it('without a pause, waits for zdd promote whatever the analysis says short of a failure', () => {
     assert.equal(decideHold({ ...base, pauseMs: undefined, heldMs: 10_000_000, outcome: 'pass' }), 'wait');
     assert.equal(decideHold({ ...base, pauseMs: undefined, heldMs: 10_000_000, outcome: 'inconclusive' }), 'wait');
+  });
+});
+
+describe('analysisBounds (the lines the dashboard draws against stable)', () => {
+  it('is stable plus the margins: +1 point of errors, 2× p99 and at least +20 ms; capped by the ceilings; null before stable answered', () => {
+    const defaults = resolveSettings();
+    assert.deepEqual(analysisBounds(defaults, 0.02, 100), { errorRate: 0.03, p99Ms: 200 });
+    assert.deepEqual(analysisBounds(defaults, 0, 5), { errorRate: 0.01, p99Ms: 25 });
+    assert.deepEqual(analysisBounds(defaults, null, null), { errorRate: null, p99Ms: null });
+    const ceilings = resolveSettings({ maxErrorRate: 0.02, maxP99Ms: 150 });
+    assert.deepEqual(analysisBounds(ceilings, 0.015, 100), { errorRate: 0.02, p99Ms: 150 });
+    assert.deepEqual(analysisBounds(ceilings, null, null), { errorRate: 0.02, p99Ms: 150 }, 'a ceiling holds before stable answered');
   });
 });
 

@@ -160,10 +160,17 @@ function hold(ctx: DeployContext, set: ReleaseSet, analyzer: CanaryAnalyzer, wei
       const now = Date.now();
       const held = now - started;
       const decision = decideHold({ outcome: v.outcome, heldMs: held, pauseMs: pause, deadlineMs: a.deadline });
-      if (decision === 'fail') return finish(() => reject(new CanaryFailure(v.reason)));
-      if (decision === 'pass') return finish(() => resolve('analysis'));
+      if (decision === 'fail') {
+        ctx.verdict('fail');
+        return finish(() => reject(new CanaryFailure(v.reason)));
+      }
+      if (decision === 'pass') {
+        ctx.verdict('pass');
+        return finish(() => resolve('analysis'));
+      }
       if (decision === 'pause' && !paused) {
         paused = true;
+        ctx.verdict('inconclusive');
         ctx.pauseDeployment(
           `paused: not enough traffic to decide (n=${v.canaryUnits} canary, ${v.stableUnits} stable clients after ${formatDuration(held)} at ${weight}%); ${v.detectable}`,
         );
@@ -197,5 +204,15 @@ function snapshot(v: Verdict, analyzer: CanaryAnalyzer, weight: number): Analysi
     units: { canary: v.canaryUnits, stable: v.stableUnits },
     detectable: v.detectable,
     heavyHitter: v.heavyHitter ?? null,
+    bounds: analysisBounds(analyzer.settings, analyzer.stable.errorRate() ?? null, analyzer.stable.quantile(0.99) ?? null),
+  };
+}
+
+/** The lines a chart draws for the canary against stable's numbers (see AnalysisSnapshot.bounds). */
+export function analysisBounds(s: Readonly<AnalysisSettings>, stableErrorRate: number | null, stableP99Ms: number | null): AnalysisSnapshot['bounds'] {
+  const ceiling = (v: number | null, max: number | undefined) => (v === null ? (max ?? null) : Math.min(v, max ?? Infinity));
+  return {
+    errorRate: ceiling(stableErrorRate === null ? null : Math.min(1, stableErrorRate + s.maxErrorRateIncrease), s.maxErrorRate),
+    p99Ms: ceiling(stableP99Ms === null ? null : Math.max(stableP99Ms * s.latencyRatio, stableP99Ms + s.latencyMinIncreaseMs), s.maxP99Ms),
   };
 }
