@@ -68,6 +68,29 @@ export const migrations: string[] = [
    ALTER TABLE releases ADD COLUMN pruned_at INTEGER;`,
   // What a release showed while it was live (its life's error rate, its last p99): canary guard rails.
   `ALTER TABLE releases ADD COLUMN metrics TEXT;`,
+  // Tokens of the HTTP control API: only a hash of each is kept.
+  `CREATE TABLE api_tokens (
+     name TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER
+   );`,
+  // Notifications: each delivery's final outcome (endpoint shown without path or query, which may hold a token).
+  `CREATE TABLE deliveries (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     service TEXT NOT NULL,
+     deployment_id INTEGER,
+     event TEXT NOT NULL,
+     endpoint TEXT NOT NULL,
+     ok INTEGER NOT NULL,
+     attempts INTEGER NOT NULL,
+     status INTEGER,
+     detail TEXT NOT NULL
+   );
+   CREATE INDEX deliveries_by_deployment ON deliveries (deployment_id, id);
+   CREATE INDEX deliveries_by_service ON deliveries (service, id);`,
 ];
 
 export function openDatabase(file: string): DatabaseSync {
