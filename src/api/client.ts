@@ -1,7 +1,9 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { DeployEvent } from '../deploy/events.ts';
 import { errnoOf } from '../daemon/socket-trust.ts';
 import { ZddError } from '../errors.ts';
+import { pathFor, routes, type RouteName, type RouteParams } from './contract.ts';
 import { connectionError, trustedSocket } from './daemon-socket.ts';
 
 interface ApiErrorBody {
@@ -14,15 +16,29 @@ type Paused = Extract<DeployEvent, { type: 'paused' }>;
 /** How long a command waits for a daemon socket that is missing or refusing. */
 const connectGraceMs = 1_500;
 
+/** Where the daemon is: its Unix socket (found through the data dir), or its HTTP control listener with a token. */
+export type DaemonAddress = { dataDir: string } | { url: URL; token: string };
+
 /**
- * The CLI's side of the control API: finds the daemon through the data dir and speaks JSON to it over
- * its Unix socket. Built on node:http so that a CLI command starts fast. Every failure is a ZddError.
+ * The CLI's side of the control API: speaks JSON to the daemon over its Unix socket (found through the
+ * data dir), or over HTTP(S) to its control listener with a bearer token. Built on node:http so that a
+ * CLI command starts fast. Every failure is a ZddError, with the code the daemon answered.
  */
 export class ControlClient {
-  readonly #dataDir: string;
+  readonly #address: DaemonAddress;
 
-  constructor(dataDir: string) {
-    this.#dataDir = dataDir;
+  constructor(address: DaemonAddress) {
+    this.#address = address;
+  }
+
+  get remote(): boolean {
+    return 'url' in this.#address;
+  }
+
+  /** A route of the contract, by name: its method and path come from the table. */
+  async call<T>(name: RouteName, params: Record<string, string>, o: { body?: unknown; query?: Record<string, string | number | boolean | undefined> } = {}): Promise<T> {
+    const method = routes[name].method;
+    return this.#call<T>(method, pathFor(name, params as RouteParams<typeof name>, o.query), o.body ?? (method === 'GET' ? undefined : {}));
   }
 
   async get<T>(path: string): Promise<T> {
@@ -68,6 +84,28 @@ export class ControlClient {
     return finished;
   }
 
+  /** A GET answered with NDJSON (followed logs): each value to onValue, until the daemon ends the answer. */
+  async ndjson(path: string, onValue: (v: unknown) => void): Promise<void> {
+    const res = await this.#request('GET', path);
+    if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, parse<ApiErrorBody>(await text(res)));
+    let buffer = '';
+    res.setEncoding('utf8');
+    try {
+      for await (const chunk of res) {
+        buffer += chunk as string;
+        let i: number;
+        while ((i = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, i);
+          buffer = buffer.slice(i + 1);
+          if (line.trim()) onValue(parse<unknown>(line));
+        }
+      }
+    } catch (err) {
+      if (err instanceof ZddError) throw err;
+      throw new ZddError('DAEMON_GONE', 'the daemon stopped answering', 'see whether it still runs: zdd status');
+    }
+  }
+
   async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.#request(method, path, body);
     const value = parse<T & ApiErrorBody>(await text(res));
@@ -77,20 +115,25 @@ export class ControlClient {
 
   /**
    * The socket can be missing for a moment, while a daemon starts or hands over to its successor
-   * (zdd restart): a refused or missing socket is tried again for a short while before giving up.
+   * (zdd restart): a refused or missing socket (or control listener) is tried again for a short while.
    */
   async #request(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
     const deadline = Date.now() + connectGraceMs;
+    const a = this.#address;
     for (;;) {
       // Checked on every try: the socket may appear (or change hands) while we wait.
-      const socketPath = trustedSocket(this.#dataDir);
+      const socketPath = 'dataDir' in a ? trustedSocket(a.dataDir) : undefined;
       try {
-        return await send(socketPath, method, path, body);
+        return await send(a, socketPath, method, path, body);
       } catch (err) {
         const code = errnoOf(err);
-        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw connectionError(err, this.#dataDir, socketPath);
+        if ('url' in a) {
+          if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') throw remoteError(err, a.url);
+        } else if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw connectionError(err, a.dataDir, socketPath!);
         if (Date.now() >= deadline) {
-          throw new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${this.#dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)');
+          throw 'url' in a
+            ? new ZddError('NO_DAEMON', `no zdd daemon answers at ${a.url.origin}`, "check ZDD_URL (or --url) and that the daemon's zdd.yaml has control: { listen: … }")
+            : new ZddError('NO_DAEMON', `no zdd daemon is running for data dir ${a.dataDir}`, 'start it with: zdd serve (in the folder holding zdd.yaml)');
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -98,14 +141,33 @@ export class ControlClient {
   }
 }
 
-function send(socketPath: string, method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+function send(a: DaemonAddress, socketPath: string | undefined, method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const headers = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
-    const req = http.request({ socketPath, method, path, headers }, resolve);
+    const headers: Record<string, string | number> = payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {};
+    let req: http.ClientRequest;
+    if ('url' in a) {
+      headers.authorization = `Bearer ${a.token}`;
+      const base = a.url.pathname.replace(/\/+$/, '');
+      const target = { protocol: a.url.protocol, hostname: a.url.hostname.replace(/^\[|\]$/g, ''), port: a.url.port || undefined, method, path: `${base}${path}`, headers, agent: false as const };
+      req = a.url.protocol === 'https:' ? https.request(target, resolve) : http.request(target, resolve);
+    } else {
+      req = http.request({ socketPath, method, path, headers }, resolve);
+    }
     req.once('error', reject);
     req.end(payload);
   });
+}
+
+function remoteError(err: unknown, url: URL): ZddError {
+  const e = err as NodeJS.ErrnoException;
+  const tls = /CERT|SSL|TLS|self.signed|unable to verify/i.test(`${e.code ?? ''} ${e.message}`);
+  return new ZddError(
+    'CONTROL_UNREACHABLE',
+    `cannot reach the zdd daemon at ${url.origin}: ${e.message}`,
+    tls ? "the control listener's certificate is not trusted here: give Node its CA with NODE_EXTRA_CA_CERTS=/path/ca.pem" : 'check ZDD_URL (or --url), and that this machine can reach it',
+    { cause: err },
+  );
 }
 
 export class ApiError extends ZddError {

@@ -1,3 +1,4 @@
+import { errorCodes } from '../api/contract.ts';
 import { ExitCode, ZddError } from '../errors.ts';
 import { tlsConfigErrorCodes } from '../tls/index.ts';
 
@@ -21,6 +22,9 @@ export function exitCodeFor(err: unknown): number {
   if (!(err instanceof ZddError)) return ExitCode.failed;
   if (usageCodes.has(err.code)) return ExitCode.usage;
   if (err.code === 'NO_DAEMON') return ExitCode.noDaemon;
+  // The API's codes (the same whether the daemon is reached over its socket or over HTTP).
+  const api = (errorCodes as Record<string, { exit: number }>)[err.code];
+  if (api) return api.exit;
   return ExitCode.failed;
 }
 

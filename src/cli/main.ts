@@ -14,6 +14,7 @@ import { rollbackCommand } from './commands/rollback.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
+import { tokenCommand } from './commands/token.ts';
 import { endQuietlyWhenOutputCloses } from './closed-output.ts';
 import { describeError, exitCodeFor } from './exit.ts';
 
@@ -24,7 +25,7 @@ const program = new Command('zdd')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [initCommand(), serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), stopCommand(), demoCommand()]) {
+for (const cmd of [initCommand(), serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), stopCommand(), tokenCommand(), demoCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 // The daemon keeps running when its output's reader goes; the demo has a daemon and instances to clean up.

@@ -3,8 +3,10 @@ import path from 'node:path';
 import YAML, { isMap, isNode, type Document, type LineCounter as LC } from 'yaml';
 import type { z } from 'zod';
 import { ZddError } from '../errors.ts';
+import { controlIssues } from './control-checks.ts';
+import type { NotifyConfig } from './notify.ts';
 import { serviceRouteIssues, sharedAddressIssues, type Lines } from './route-checks.ts';
-import { configSchema, type ServiceSpec, type TlsSpec } from './schema.ts';
+import { configSchema, type ControlSpec, type ServiceSpec, type TlsSpec } from './schema.ts';
 
 export interface ConfigIssue {
   /** Dotted key path, e.g. "services.web.health.interval". */
@@ -42,6 +44,10 @@ export interface ServiceConfig extends ServiceSpec {
 export interface Config {
   file: string;
   services: Map<string, ServiceConfig>;
+  /** Where deployments and crashes are POSTed: the top-level entries and each service's own. */
+  notify: NotifyConfig;
+  /** The HTTP control listener, when zdd.yaml has control: (tls paths absolute). */
+  control?: ControlSpec;
 }
 
 export function loadConfig(file: string): Config {
@@ -76,11 +82,19 @@ export function parseConfig(text: string, file: string): Config {
   }
   const services = result.data.services;
   const lines: Lines = { line: (at) => valueLine(doc, lineCounter, [...at]), written: (at) => doc.hasIn(at) };
-  const clashes = [...sharedAddressIssues(services, lines), ...serviceRouteIssues(services, lines), ...releaseIssues(services, doc, lineCounter)];
+  const clashes = [
+    ...sharedAddressIssues(services, lines),
+    ...serviceRouteIssues(services, lines),
+    ...releaseIssues(services, doc, lineCounter),
+    ...controlIssues(result.data.control, services, lines),
+  ];
   if (clashes.length > 0) throw new ConfigError(file, clashes.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   const dir = path.dirname(file);
   const loaded = new Map<string, ServiceConfig>();
-  for (const [name, spec] of Object.entries(services)) {
+  // A service's notify is the daemon's business, not its releases': kept out of ServiceConfig (and release specs).
+  const notify: NotifyConfig = { all: result.data.notify, services: new Map() };
+  for (const [name, { notify: own, ...spec }] of Object.entries(services)) {
+    if (own) notify.services.set(name, own);
     const source = spec.source === undefined ? undefined : path.resolve(dir, spec.source);
     const service: ServiceConfig = { ...spec, name, cwd: source ? path.normalize(spec.cwd ?? '.') : path.resolve(dir, spec.cwd ?? '.') };
     if (source) service.source = source;
@@ -88,7 +102,9 @@ export function parseConfig(text: string, file: string): Config {
     if (spec.tls && 'cert' in spec.tls) service.tls = { cert: path.resolve(dir, spec.tls.cert), key: path.resolve(dir, spec.tls.key) };
     loaded.set(name, service);
   }
-  return { file, services: loaded };
+  const control = result.data.control;
+  if (control?.tls) control.tls = { cert: path.resolve(dir, control.tls.cert), key: path.resolve(dir, control.tls.key) };
+  return control ? { file, services: loaded, notify, control } : { file, services: loaded, notify };
 }
 
 /** Keys that only make sense for a service whose releases have folders of their own (`source`). */

@@ -4,6 +4,7 @@ import { formatDuration, maxDurationMs, parseDuration } from './duration.ts';
 import { parseListen } from './listen.ts';
 import { parseNetwork } from './networks.ts';
 import { parseHostPattern, parsePathPrefix } from './routes.ts';
+import { notifyList } from './notify.ts';
 import { logDefaults, logSize } from './size.ts';
 import { hsts, tls } from './tls.ts';
 
@@ -294,9 +295,23 @@ export const serviceSchema = z.strictObject({
   proxy,
   /** Each instance's log file: rotated to <file>.1 … once it passes maxSize, `keep` files in all. Absent: logDefaults. */
   logs: z.strictObject({ maxSize: logSize.default(logDefaults.maxSize), keep: z.number().int().min(1).max(100).default(logDefaults.keep) }).optional(),
+  /** Where this service's deployments and crashes are POSTed, besides the top-level notify (not part of a release). */
+  notify: notifyList.optional(),
+});
+
+/** The HTTP control listener: off unless listen is set. */
+const controlSchema = z.strictObject({
+  listen,
+  /** Certificate and key files (PEM), relative to zdd.yaml: the control listener speaks https. */
+  tls: z.strictObject({ cert: z.string().min(1, 'must not be empty'), key: z.string().min(1, 'must not be empty') }, { error: 'expected { cert: file, key: file }' }).optional(),
+  /** Allow a control listener beyond loopback without TLS (tokens then cross the network in the clear). */
+  insecure: z.boolean().default(false),
 });
 
 export const configSchema = z.strictObject({
+  control: controlSchema.optional(),
+  /** Where every service's deployments and crashes are POSTed. */
+  notify: notifyList.default([]),
   services: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'service names are lowercase letters, digits, - and _'), serviceSchema),
 });
 
@@ -304,7 +319,7 @@ export const configSchema = z.strictObject({
  * hosts, paths and stripPrefix are always set by parseConfig (defaults [], [], false); they are optional
  * in the type only because release specs stored before they existed lack them. Read them with `?? []`.
  */
-export type ServiceSpec = Omit<z.output<typeof serviceSchema>, DefaultedRouteKeys> & Partial<Pick<z.output<typeof serviceSchema>, DefaultedRouteKeys>>;
+export type ServiceSpec = Omit<z.output<typeof serviceSchema>, DefaultedRouteKeys | 'notify'> & Partial<Pick<z.output<typeof serviceSchema>, DefaultedRouteKeys>>;
 type DefaultedRouteKeys = 'hosts' | 'paths' | 'stripPrefix';
 export type StrategySpec = ServiceSpec['strategy'];
 export type BlueGreenSpec = z.output<typeof blueGreen>;
@@ -314,3 +329,4 @@ export type HealthSpec = ServiceSpec['health'];
 export type AnalysisSpec = CanarySpec['analysis'];
 export type { AcmeSpec, TlsAcmeSpec, TlsFilesSpec, TlsSpec } from './tls.ts';
 export type ConfigFile = z.output<typeof configSchema>;
+export type ControlSpec = z.output<typeof controlSchema>;

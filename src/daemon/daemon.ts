@@ -3,8 +3,15 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createApiServer } from '../api/server.ts';
+import { Authenticator } from '../control/auth.ts';
+import { ControlListener } from '../control/listener.ts';
+import { TokenRegistry } from '../control/tokens.ts';
+import { TokenTable } from '../store/tokens.ts';
 import type { DaemonHealth } from '../api/status.ts';
 import { loadConfig } from '../config/load.ts';
+import { Notifier } from '../notify/notifier.ts';
+import { DaemonMetrics, retentionFromEnv } from '../metrics/metrics.ts';
+import { observeAll } from '../deploy/events.ts';
 import { DeployEngine } from '../deploy/engine.ts';
 import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
@@ -16,7 +23,7 @@ import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
 import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
-import { listenAddress } from './listen.ts';
+import { listenAddress, listenControl } from './listen.ts';
 import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
 import type { LogFormat } from './logger.ts';
 import { reapOrphans } from './orphans.ts';
@@ -47,18 +54,30 @@ export class Daemon {
   readonly #api: http.Server;
   readonly #front: FrontDoor;
   readonly #certificates: CertificateStore | undefined;
+  readonly #control: ControlListener | undefined;
   readonly #opts: DaemonOptions;
   readonly #socket: string;
   readonly #info: DaemonInfo;
   #stopping: Promise<void> | undefined;
   #restarting = false;
 
-  private constructor(o: { engine: DeployEngine; store: Store; api: http.Server; front: FrontDoor; certificates: CertificateStore | undefined; opts: DaemonOptions; socket: string; info: DaemonInfo }) {
+  private constructor(o: {
+    engine: DeployEngine;
+    store: Store;
+    api: http.Server;
+    front: FrontDoor;
+    certificates: CertificateStore | undefined;
+    control: ControlListener | undefined;
+    opts: DaemonOptions;
+    socket: string;
+    info: DaemonInfo;
+  }) {
     this.engine = o.engine;
     this.#store = o.store;
     this.#api = o.api;
     this.#front = o.front;
     this.#certificates = o.certificates;
+    this.#control = o.control;
     this.#opts = o.opts;
     this.#socket = o.socket;
     this.#info = o.info;
@@ -76,6 +95,8 @@ export class Daemon {
     let engine: DeployEngine | undefined;
     let store: Store | undefined;
     let daemon: Daemon | undefined;
+    let tokens: TokenRegistry | undefined;
+    let metrics: DaemonMetrics | undefined;
     // Status reads health at each request (a getter, so it serialises as a plain field).
     const about = {
       pid: process.pid,
@@ -87,29 +108,38 @@ export class Daemon {
         return store ? { store: store.health(), droppedLogLines: opts.droppedLogLines?.() ?? 0 } : null;
       },
     };
-    const api = createApiServer({
+    const apiContext = {
       get engine() {
         return engine!;
       },
       get store() {
         return store!;
       },
+      get tokens() {
+        return tokens!;
+      },
+      get metrics() {
+        return metrics;
+      },
       restart: () => daemon!.restart(),
       stop: () => daemon!.requestStop(),
       log,
       daemon: about,
-    });
+    };
+    const api = createApiServer(apiContext);
     // The socket is the lock: bind it before touching anything else in the data dir.
     await bindControlSocket(api, socket, dataDir, readDaemonInfo(dataDir)?.pid);
     // From here on this process holds the data dir. A start that fails lets go of all it took (ports,
     // instances, the socket, daemon.json, the database) before the error is reported, so the process can exit.
     let front: FrontDoor | undefined;
     let certificates: CertificateStore | undefined;
+    let control: ControlListener | undefined;
     try {
       const info: DaemonInfo = { pid: process.pid, socket, startedAt, config: configPath, version };
       writeDaemonInfo(dataDir, info);
 
       store = new Store(path.join(dataDir, 'zdd.db'), { log });
+      tokens = new TokenRegistry(new TokenTable(store.db));
       log.info(describeTracking());
       // A successor shares the data dir with the daemon it replaces, whose instances still serve.
       if (!opts.takeover) await reapOrphans(store, log, scopeOf(dataDir));
@@ -139,8 +169,15 @@ export class Daemon {
       front = new FrontDoor([...config.services.values()], proxies, certificates);
       if (!opts.takeover) for (const a of front.addresses) await listenAddress(a, configPath);
       const tlsFiles = certificates;
-      engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()) }, services, () => loadConfig(configPath));
-      daemon = new Daemon({ engine, store, api, front, certificates, opts: { ...opts, configPath, dataDir }, socket, info });
+      // Notifications (zdd.yaml's notify), read again as each deployment starts; the engine closes it at shutdown.
+      const notifier = new Notifier({ config: config.notify, reload: () => loadConfig(configPath).notify, store, log, dashboardUrl: () => control?.url });
+      // Prometheus metrics (GET /metrics), read from the services at each scrape and told of deployments.
+      metrics = new DaemonMetrics({ services, retentionMs: retentionFromEnv() });
+      engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()), observer: observeAll([notifier, metrics.observer]) }, services, () => loadConfig(configPath));
+      if (config.control) control = new ControlListener({ spec: config.control, api: apiContext, auth: new Authenticator(tokens), log });
+      const controlListener = control;
+      if (controlListener && !opts.takeover) await listenControl(() => controlListener.listen(), controlListener.address, configPath);
+      daemon = new Daemon({ engine, store, api, front, certificates, control, opts: { ...opts, configPath, dataDir }, socket, info });
 
       const restores: Promise<{ status: string; reason: string | null }>[] = [];
       for (const svc of services.values()) {
@@ -152,10 +189,12 @@ export class Daemon {
       }
       if (opts.takeover) await daemon.#takeOver(restores);
       for (const a of front.addresses) log.info({ services: a.services }, `proxy listening on ${a.listen}${a.listener.secure ? ' (TLS, HTTP/2)' : ''}`);
+      if (control) log.info(`control API on ${control.url} (tokens: zdd token create)`);
       log.info({ dataDir, socket }, `zdd ${version} ready`);
       return daemon;
     } catch (err) {
       certificates?.close();
+      await control?.close();
       await abandonStart({ api, socket, dataDir, front, engine, store, log });
       throw err;
     }
@@ -165,13 +204,18 @@ export class Daemon {
   async #takeOver(restores: Promise<{ status: string; reason: string | null }>[]): Promise<void> {
     const failed = (await Promise.all(restores)).find((r) => r.status !== 'succeeded');
     if (failed) throw new ZddError('TAKEOVER_FAILED', `cannot take over: a live release did not start here: ${failed.reason}`);
-    const wanted = this.#front.addresses.map((a) => a.listen);
+    const control = this.#control;
+    const wanted = [...this.#front.addresses.map((a) => a.listen), ...(control ? [control.key] : [])];
     const adopted = new Set<string>();
     await receiveSockets(wanted, (listen, handle) => {
-      if (this.#front.adopt(listen, handle)) adopted.add(listen);
+      if (listen === control?.key) {
+        control.adopt(handle);
+        adopted.add(listen);
+      } else if (this.#front.adopt(listen, handle)) adopted.add(listen);
     });
     // Addresses new in zdd.yaml get sockets of their own.
     for (const a of this.#front.addresses) if (!adopted.has(a.listen)) await listenAddress(a, this.#opts.configPath);
+    if (control && !adopted.has(control.key)) await listenControl(() => control.listen(), control.address, this.#opts.configPath);
     announceServing();
     this.#opts.log.info({ addresses: [...adopted] }, 'took over the sockets from the previous daemon');
   }
@@ -199,6 +243,7 @@ export class Daemon {
         dataDir: this.#opts.dataDir,
         logFormat: this.#opts.logFormat,
         front: this.#front,
+        extra: this.#control ? [{ listen: this.#control.key, server: this.#control.server }] : [],
         timeoutMs: takeoverTimeoutMs,
       });
       // From a foreground `zdd serve`, the new daemon is not this process: Ctrl-C here will not reach it.
@@ -226,11 +271,15 @@ export class Daemon {
   async #retire(): Promise<never> {
     const { log } = this.#opts;
     this.#front.stopAccepting();
+    // The successor accepts on the control socket now; streams open here (dashboards) end with this daemon.
+    const controlClosed = this.#control?.stopAccepting();
     const grace = Math.min(10_000, Math.max(...[...this.engine.services.values()].map((s) => s.config.drainTimeout), 1_000));
     await this.#front.connectionsClosed(grace);
     await this.engine.shutdown();
     this.#front.closeAllConnections();
     this.#certificates?.close();
+    this.#control?.server.closeAllConnections();
+    await controlClosed;
     this.#store.close();
     log.info('handed over and drained: exiting');
     return (this.#opts.exit ?? process.exit)(0) as never;
@@ -242,10 +291,12 @@ export class Daemon {
       const { log } = this.#opts;
       log.info('stopping: draining requests in flight, then stopping instances');
       const closing = this.#front.close();
+      const controlClosed = this.#control?.close();
       await this.engine.shutdown();
       this.#front.closeAllConnections();
       this.#certificates?.close();
       await closing;
+      await controlClosed;
       await new Promise<void>((resolve) => this.#api.close(() => resolve()));
       this.#api.closeAllConnections();
       // During a restart the socket and daemon.json may already be the successor's.

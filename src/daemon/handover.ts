@@ -23,6 +23,8 @@ export interface SuccessorOptions {
   dataDir: string;
   logFormat: string;
   front: FrontDoor;
+  /** Other listening sockets to hand over (the control listener), by key. */
+  extra?: { listen: string; server: net.Server }[];
   timeoutMs: number;
 }
 
@@ -59,6 +61,7 @@ export function startSuccessor(o: SuccessorOptions): Promise<ChildProcess> {
         for (const a of o.front.addresses) {
           if (m.listen.includes(a.listen)) child.send({ type: 'socket', listen: a.listen } satisfies HandoverMessage, a.listener.server);
         }
+        for (const e of o.extra ?? []) if (m.listen.includes(e.listen)) child.send({ type: 'socket', listen: e.listen } satisfies HandoverMessage, e.server);
         child.send({ type: 'sockets-sent' } satisfies HandoverMessage);
       } else if (m.type === 'serving') {
         settle();

@@ -15,6 +15,15 @@ export async function listenAddress(a: FrontDoorAddress, configPath: string): Pr
   }
 }
 
+/** Binds the HTTP control listener (control.listen), with the same errors. */
+export async function listenControl(bind: () => Promise<void>, where: string, configPath: string): Promise<void> {
+  try {
+    await bind();
+  } catch (err) {
+    throw listenError('control.listen', where, (err as NodeJS.ErrnoException).code, path.basename(configPath)) ?? err;
+  }
+}
+
 function listenError(key: string, where: string, code: string | undefined, configName: string): ZddError | undefined {
   switch (code) {
     case 'EADDRINUSE':

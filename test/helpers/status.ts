@@ -44,7 +44,7 @@ export function isAlive(pid: number): boolean {
 
 /** Status straight from the control socket (no CLI process): for sampling many times a second. */
 export async function apiStatus(dir: string, service = 'web'): Promise<ServiceStatus> {
-  const client = new ControlClient(path.join(dir, '.zdd'));
+  const client = new ControlClient({ dataDir: path.join(dir, '.zdd') });
   return client.get<ServiceStatus>(`/v1/services/${service}`);
 }
 

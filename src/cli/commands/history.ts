@@ -4,7 +4,7 @@ import { formatDuration } from '../../config/duration.ts';
 import { ZddError } from '../../errors.ts';
 import type { DeploymentStatus, DeploymentStep, HookRecord, ReleaseSource, ReleaseState } from '../../store/store.ts';
 import { bad, bold, clock, dim, marks, ok, table, warn } from '../format.ts';
-import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
+import { withClient, withCommonOptions, withRemote, type CommonOptions } from '../context.ts';
 
 interface HistoryResponse {
   service: string;
@@ -32,12 +32,31 @@ interface HistoryResponse {
     startedAt: number;
     finishedAt: number | null;
     steps: DeploymentStep[];
+    notifications?: NotificationOutcome[];
   }[];
   events: { at: number; type: string; message: string; deployment: number | null }[];
+  /** Notifications about no deployment (instance crashes). */
+  notifications?: NotificationOutcome[];
+}
+
+/** What became of one notification (zdd.yaml's notify). */
+interface NotificationOutcome {
+  at: number;
+  event: string;
+  endpoint: string;
+  ok: boolean;
+  attempts: number;
+  status: number | null;
+  detail: string;
+}
+
+/** "deploy.succeeded → https://hooks.slack.com/… delivered (HTTP 200) after 1 attempt". */
+function notificationLine(n: NotificationOutcome): string {
+  return `${n.event} → ${n.endpoint} ${n.ok ? ok(n.detail) : bad(n.detail)}`;
 }
 
 export function historyCommand(): Command {
-  return withCommonOptions(new Command('history'))
+  return withRemote(withCommonOptions(new Command('history')))
     .description('releases and deployments of a service, with every step and outcome')
     .argument('<service>', 'service name from zdd.yaml')
     .option('-n, --limit <n>', `how many releases and deployments (${historyLimit.min} to ${historyLimit.max})`, '10')
@@ -45,7 +64,7 @@ export function historyCommand(): Command {
     .action(async (service: string, o: CommonOptions & { limit: string; steps?: boolean }) => {
       const limit = integerIn(o.limit, historyLimit.min, historyLimit.max);
       if (limit === undefined) throw new ZddError('USAGE', `-n/--limit expects a whole number from ${historyLimit.min} to ${historyLimit.max}, got "${o.limit}"`);
-      const h = await withClient(o, (c) => c.get<HistoryResponse>(`/v1/services/${encodeURIComponent(service)}/history?limit=${limit}`));
+      const h = await withClient(o, (c) => c.call<HistoryResponse>('history', { service }, { query: { limit } }));
       process.stdout.write(o.json ? `${JSON.stringify(h, null, 2)}\n` : render(h, o.steps === true));
     });
 }
@@ -130,7 +149,12 @@ function render(h: HistoryResponse, allSteps: boolean): string {
         out.push(dim(`      +${offset.padEnd(6)} `) + `${marks[s.status]} ${s.step.padEnd(8)} ${(s.detail ?? '').split('\n').join('\n' + ' '.repeat(24))}`);
       }
     }
+    for (const n of d.notifications ?? []) out.push(`      ${dim('notified')} ${notificationLine(n)}`);
   });
+  if (h.notifications && h.notifications.length > 0) {
+    out.push('', bold('notifications'));
+    for (const n of h.notifications) out.push(`  ${clock(n.at)}  ${notificationLine(n)}`);
+  }
   const instanceEvents = h.events.filter((e) => e.type === 'instance');
   if (instanceEvents.length > 0) {
     out.push('', bold('instance events'));

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
+import { pathFor, type LogsResponse } from '../../api/contract.ts';
 import { integerIn } from '../../api/params.ts';
 import { ZddError } from '../../errors.ts';
-import { dataDir, withCommonOptions, type CommonOptions } from '../context.ts';
+import { readLogs, type LogsLine, type LogsQuery } from '../../logs/read-logs.ts';
+import { dataDir, withClient, withCommonOptions, withRemote, type CommonOptions } from '../context.ts';
 import { dim } from '../format.ts';
-import { lastLines, listHookLogs, listLogs, logDir, splitStamp, type InstanceLog } from '../log-files.ts';
-import { LogFollower } from '../log-follow.ts';
 
 interface LogsOptions extends CommonOptions {
   release?: string;
@@ -15,8 +15,11 @@ interface LogsOptions extends CommonOptions {
   build?: boolean;
 }
 
+/** What followed logs send, in order: the instances, their last lines, then new lines and new instances' files. */
+type Followed = { instances: string[] } | { line: LogsLine } | { following: true } | { instance: string };
+
 export function logsCommand(): Command {
-  return withCommonOptions(new Command('logs'), false)
+  return withRemote(withCommonOptions(new Command('logs'), false))
     .description("what a service's instances wrote to stdout and stderr (by default: every instance of its newest release)")
     .argument('<service>', 'service name from zdd.yaml')
     .option('-r, --release <n>', 'instances of this release number')
@@ -25,57 +28,63 @@ export function logsCommand(): Command {
     .option('-f, --follow', 'keep printing what they write, and what the instances of newer releases write, until interrupted')
     .option('--no-timestamps', 'leave out the time each line came')
     .option('--build', "what the release's install, build, release phase and smoke test printed (the newest release's, or -r N's)")
-    .action((service: string, o: LogsOptions) => {
+    .action(async (service: string, o: LogsOptions) => {
       const lines = integerIn(o.lines, 1, 1_000_000);
       if (lines === undefined) throw new ZddError('USAGE', `-n/--lines expects a whole number from 1 to 1000000, got "${o.lines}"`);
-      const wanted = o.release === undefined ? undefined : integerIn(o.release, 1, Number.MAX_SAFE_INTEGER);
-      if (o.release !== undefined && wanted === undefined) throw new ZddError('USAGE', `-r/--release expects a release number (a whole number from 1), got "${o.release}"`);
-      const dir = logDir(dataDir(o), service);
-      if (o.build) return printHookLog(dir, service, wanted, o.build && o.lines === '40' ? 1_000_000 : lines, o.timestamps);
-      const files = listLogs(dir, service);
-      if (files.length === 0) throw new ZddError('NO_LOGS', `no instance logs for ${service} in ${dir}`, `deploy it first: zdd deploy ${service} (an instance's log file appears with its first output)`);
-      const release = wanted ?? Math.max(...files.map((f) => f.release));
-      const chosen = o.instance ? files.filter((f) => f.id === o.instance) : files.filter((f) => f.release === release);
-      if (chosen.length === 0) throw new ZddError('USAGE', `no logs for ${o.instance ?? `release ${release}`} of ${service}`);
-      // Followed without --instance, instances that start later show too: every line needs its instance's name.
-      const named = chosen.length > 1 || (o.follow === true && !o.instance);
-      const print = (log: InstanceLog, line: string) => {
-        const { at, text } = splitStamp(line);
-        process.stdout.write(`${at && o.timestamps ? `${dim(at)} ` : ''}${named ? dim(`${log.id} │ `) : ''}${text}\n`);
-      };
-      const follower = o.follow
-        ? new LogFollower({
-            dir,
-            service,
-            // The release asked for (its replacements included), or the newest and every release after it.
-            wants: (log) => (o.instance ? log.id === o.instance : wanted !== undefined ? log.release === wanted : log.release >= release),
-            onLine: print,
-            onNewFile: (log) => process.stdout.write(dim(`── ${log.id}\n`)),
-          })
-        : undefined;
-      for (const f of chosen) {
-        // Read up to where following begins: no line twice, none missed.
-        const end = follower?.track(f);
-        if (chosen.length > 1) process.stdout.write(dim(`── ${f.id}\n`));
-        for (const line of lastLines(f.file, lines, end)) print(f, line);
+      const release = o.release === undefined ? undefined : integerIn(o.release, 1, Number.MAX_SAFE_INTEGER);
+      if (o.release !== undefined && release === undefined) throw new ZddError('USAGE', `-r/--release expects a release number (a whole number from 1), got "${o.release}"`);
+      const query: LogsQuery = { release, instance: o.instance, lines: o.build && o.lines === '40' ? 1_000_000 : lines, build: o.build, follow: o.follow && !o.build };
+      const show = printer(o, query);
+      // On the daemon's machine the files are read directly (no daemon needed); elsewhere, through the control API.
+      if (!o.url) {
+        const selection = readLogs(dataDir(o), service, query);
+        show.start(selection.instances);
+        for (const l of selection.lines) show.line(l);
+        show.following();
+        selection.follower?.start(show.line, show.instance);
+        return;
       }
-      follower?.start();
+      const q = { release, instance: o.instance, lines: query.lines, build: o.build === true };
+      if (!query.follow) {
+        const r = await withClient(o, (c) => c.call<LogsResponse>('logs', { service }, { query: q }));
+        show.start(r.instances);
+        for (const l of r.lines) show.line(l);
+        return;
+      }
+      await withClient(o, (c) =>
+        c.ndjson(pathFor('logs', { service }, { ...q, follow: true }), (v) => {
+          const value = v as Followed;
+          if ('instances' in value) show.start(value.instances);
+          else if ('line' in value) show.line(value.line);
+          else if ('following' in value) show.following();
+          else show.instance(value.instance);
+        }),
+      );
     });
 }
 
-/** The hooks' log of one release (hooks-r<n>.log): the newest release that has one, unless -r says which. */
-function printHookLog(dir: string, service: string, release: number | undefined, lines: number, timestamps: boolean): void {
-  const logs = listHookLogs(dir);
-  const chosen = release === undefined ? logs.at(-1) : logs.find((l) => l.release === release);
-  if (!chosen) {
-    throw new ZddError(
-      'NO_LOGS',
-      release === undefined ? `no build output for ${service} in ${dir}` : `no build output for release ${release} of ${service}`,
-      'releases with a source folder and install, build, release or smoke commands have one',
-    );
-  }
-  for (const line of lastLines(chosen.file, lines)) {
-    const { at, text } = splitStamp(line);
-    process.stdout.write(`${at && timestamps ? `${dim(at)} ` : ''}${text}\n`);
-  }
+/** Prints lines as `zdd logs` always has: a header per instance when there are several, names when following. */
+function printer(o: LogsOptions, q: LogsQuery) {
+  let named = false;
+  let current: string | undefined;
+  let headers = false;
+  return {
+    start(instances: string[]): void {
+      // Followed without --instance, instances that start later show too: every line needs its instance's name.
+      named = !o.build && (instances.length > 1 || (q.follow === true && !o.instance));
+      headers = !o.build && instances.length > 1;
+    },
+    line: (l: LogsLine): void => {
+      if (headers && l.instance !== current) process.stdout.write(dim(`── ${l.instance}\n`));
+      current = l.instance;
+      process.stdout.write(`${l.at && o.timestamps ? `${dim(l.at)} ` : ''}${named ? dim(`${l.instance} │ `) : ''}${l.text}\n`);
+    },
+    /** The lines so far were shown; from now on lines carry their instance's name, not headers. */
+    following: (): void => {
+      headers = false;
+    },
+    instance: (id: string): void => {
+      process.stdout.write(dim(`── ${id}\n`));
+    },
+  };
 }

@@ -3,7 +3,7 @@ import type { DaemonHealth, ReleaseStatus, ServiceStatus } from '../../api/statu
 import type { DaemonInfo } from '../../daemon/paths.ts';
 import { formatDuration } from '../../config/duration.ts';
 import { bad, bold, dim, ms, ok, percent, table, warn } from '../format.ts';
-import { withClient, withCommonOptions, type CommonOptions } from '../context.ts';
+import { withClient, withCommonOptions, withRemote, type CommonOptions } from '../context.ts';
 import { hooksLine, sourceLine } from './history.ts';
 
 interface StatusResponse {
@@ -12,17 +12,17 @@ interface StatusResponse {
 }
 
 export function statusCommand(): Command {
-  return withCommonOptions(new Command('status'))
+  return withRemote(withCommonOptions(new Command('status')))
     .description('what runs: live release, instances and health, traffic, and any deployment in progress')
     .argument('[service]', 'only this service')
     .option('-w, --watch', 'refresh every second until interrupted')
     .action(async (service: string | undefined, o: CommonOptions & { watch?: boolean }) => {
       await withClient(o, async (c) => {
         const fetch = async (): Promise<StatusResponse> => {
-          const s = await c.get<StatusResponse>('/v1/status');
+          const s = await c.call<StatusResponse>('status', {});
           if (service) {
             s.services = s.services.filter((x) => x.name === service);
-            if (s.services.length === 0) await c.get(`/v1/services/${encodeURIComponent(service)}`); // throws SERVICE_UNKNOWN
+            if (s.services.length === 0) await c.call('service', { service }); // throws SERVICE_UNKNOWN
           }
           return s;
         };
