@@ -20,6 +20,7 @@ describe('the npm package', () => {
     const files = info!.files.map((f) => f.path);
     assert.ok(files.includes('dist/cli/main.js'));
     assert.ok(files.includes('examples/app/server.js'), 'the demo app ships');
+    assert.ok(files.includes('dist/dashboard/public/index.html') && files.includes('dist/dashboard/public/assets/main.js'), 'the dashboard ships');
     assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/')), 'no TypeScript sources or tests in the package');
 
     const project = path.join(dir, 'app');

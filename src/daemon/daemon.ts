@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createApiServer } from '../api/server.ts';
 import { Authenticator } from '../control/auth.ts';
 import { ControlListener } from '../control/listener.ts';
+import { createDashboard } from '../dashboard/handler.ts';
 import { TokenRegistry } from '../control/tokens.ts';
 import { TokenTable } from '../store/tokens.ts';
 import type { DaemonHealth } from '../api/status.ts';
@@ -174,7 +175,7 @@ export class Daemon {
       // Prometheus metrics (GET /metrics), read from the services at each scrape and told of deployments.
       metrics = new DaemonMetrics({ services, retentionMs: retentionFromEnv() });
       engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()), observer: observeAll([notifier, metrics.observer]) }, services, () => loadConfig(configPath));
-      if (config.control) control = new ControlListener({ spec: config.control, api: apiContext, auth: new Authenticator(tokens), log });
+      if (config.control) control = new ControlListener({ spec: config.control, api: apiContext, auth: new Authenticator(tokens), log, dashboard: createDashboard() });
       const controlListener = control;
       if (controlListener && !opts.takeover) await listenControl(() => controlListener.listen(), controlListener.address, configPath);
       daemon = new Daemon({ engine, store, api, front, certificates, control, opts: { ...opts, configPath, dataDir }, socket, info });
@@ -189,7 +190,7 @@ export class Daemon {
       }
       if (opts.takeover) await daemon.#takeOver(restores);
       for (const a of front.addresses) log.info({ services: a.services }, `proxy listening on ${a.listen}${a.listener.secure ? ' (TLS, HTTP/2)' : ''}`);
-      if (control) log.info(`control API on ${control.url} (tokens: zdd token create)`);
+      if (control) log.info(`control API and dashboard on ${control.url} (tokens: zdd token create)`);
       log.info({ dataDir, socket }, `zdd ${version} ready`);
       return daemon;
     } catch (err) {
