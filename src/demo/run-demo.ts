@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { formatDuration } from '../config/duration.ts';
 import { Daemon } from '../daemon/daemon.ts';
-import type { DeployEvent } from '../deploy/events.ts';
+import { ControlClient } from '../api/client.ts';
+import { pathFor, type DeployRequest } from '../api/contract.ts';
 import { allocatePort } from '../runtime/ports.ts';
 import { bad, bold, dim, ok, table } from '../cli/format.ts';
 import { ProgressPrinter } from '../cli/progress.ts';
@@ -78,12 +79,14 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
   const t0 = Date.now();
   say(bold('zdd demo') + dim(` — data in ${dir}, app on http://127.0.0.1:${port}`));
   const daemon = await Daemon.start({ configPath, dataDir: path.join(dir, '.zdd'), log, logFormat: 'json' });
+  // The demo drives the daemon the way the CLI does: the same client, over its control socket.
+  const client = new ControlClient({ dataDir: path.join(dir, '.zdd') });
   const traffic = new DemoTraffic(`http://127.0.0.1:${port}`);
   const results: { title: string; expected: string; got: string; took: number; failed: number }[] = [];
   let ticker: NodeJS.Timeout | undefined;
   try {
     say(`\n${bold('1.')} First deploy of the example app (3 replicas)`);
-    await deployAndPrint(daemon, 'deploy', { version: 'v1', env: { APP_VERSION: 'v1' } }, out);
+    await deployAndPrint(client, 'deploy', { version: 'v1', env: { APP_VERSION: 'v1' } }, out);
     traffic.start();
     ticker = setInterval(() => say(dim(`      traffic: ${traffic.counts.sent} requests, ${traffic.counts.failed} failed`)), 3000);
     for (const [i, act] of acts.entries()) {
@@ -97,8 +100,8 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
       const started = Date.now();
       const failedBefore = traffic.counts.failed;
       const got = act.rollback
-        ? await deployAndPrint(daemon, 'rollback', {}, out)
-        : await deployAndPrint(daemon, 'deploy', { version: act.version, env: { APP_VERSION: act.version!, ...act.env } }, out);
+        ? await deployAndPrint(client, 'rollback', {}, out)
+        : await deployAndPrint(client, 'deploy', { version: act.version, env: { APP_VERSION: act.version!, ...act.env } }, out);
       results.push({ title: act.title, expected: act.expect, got, took: Date.now() - started, failed: traffic.counts.failed - failedBefore });
       if (act.show) say(`   ${bold('GET /')} → ${await answer(port)}`);
     }
@@ -134,12 +137,11 @@ export async function runDemo(out: NodeJS.WritableStream = process.stdout): Prom
   return counts.failed === 0 && asExpected ? 0 : 1;
 }
 
-async function deployAndPrint(daemon: Daemon, kind: 'deploy' | 'rollback', req: { version?: string; env?: Record<string, string> }, out: NodeJS.WritableStream): Promise<string> {
+/** Through the control API's client, as `zdd deploy` and `zdd rollback` do. */
+async function deployAndPrint(client: ControlClient, kind: 'deploy' | 'rollback', req: DeployRequest, out: NodeJS.WritableStream): Promise<string> {
   const printer = new ProgressPrinter(indented(out));
-  const listener = (e: DeployEvent) => printer.print(e);
-  const started = kind === 'rollback' ? daemon.engine.rollback('web', undefined, listener) : daemon.engine.deploy('web', req, listener);
-  const finished = await started.done;
-  return finished.status;
+  const finished = await client.stream('POST', pathFor(kind, { service: 'web' }), req, (e) => printer.print(e));
+  return finished?.type === 'paused' ? 'paused' : (finished?.status ?? 'unknown');
 }
 
 /** What the app answers now, without its pid (which changes with every instance). */
