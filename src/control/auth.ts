@@ -41,7 +41,8 @@ export class Authenticator {
     const match = header === undefined ? undefined : /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
     const token = match ? this.#tokens.verify(match[1]!) : undefined;
     if (token) return token;
-    this.#fail(address, now);
+    // A request without a token guesses nothing (a dashboard's first load, a misconfigured scraper): only wrong tokens count.
+    if (header !== undefined) this.#fail(address, now);
     throw new ZddError(
       'UNAUTHORIZED',
       header === undefined ? 'this request needs a token: Authorization: Bearer <token>' : 'the token is not valid (mistyped, revoked, or for another daemon)',

@@ -4,10 +4,12 @@
 // the listener.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { routes } from '../../src/api/contract.ts';
 import { zdd } from '../helpers/cli.ts';
 import { makeCa, makeLeaf, tempDir } from '../helpers/certs.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
@@ -105,6 +107,27 @@ describe('HTTP control listener', () => {
     assert.ok(!log.includes(deployToken) && !log.includes(readToken), 'no token in the daemon log');
   });
 
+  it('checks every route of the contract: 401 without a token, and what each role may call', { timeout: 30_000 }, async () => {
+    // Only the status line matters: streams (follow, events) are cut once their headers came.
+    const statusOf = (pathname: string, method: string, token?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${control}${pathname}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' } }, (res) => {
+          resolve(res.statusCode!);
+          res.destroy();
+        });
+        req.on('error', reject);
+        req.end(method === 'POST' ? '{"name":"x"}' : undefined);
+      });
+    for (const [name, route] of Object.entries(routes)) {
+      const pathname = route.path.replace(':service', 'web').replace(':name', 'nobody');
+      assert.equal(await statusOf(pathname, route.method), 401, `${name} without a token`);
+      const asRead = await statusOf(pathname, route.method, readToken);
+      if (route.access === 'read') assert.ok(asRead < 400 || asRead === 404, `${name} with a read token: ${asRead}`);
+      else assert.equal(asRead, 403, `${name} (${route.access}) with a read token`);
+      if (route.access === 'local') assert.equal(await statusOf(pathname, route.method, deployToken), 403, `${name} with a deploy token`);
+    }
+  });
+
   it('runs a full canary deploy from a folder without .zdd, streaming progress, with the same exit codes as the local CLI', { timeout: 60_000 }, async () => {
     const load = startLoad({ url: `http://127.0.0.1:${port}`, connections: 4, rate: 300 });
     const r = await remote(deployToken, ['deploy', 'web', '--version', 'v2', '--env', 'APP_VERSION=v2']);
@@ -142,6 +165,8 @@ describe('HTTP control listener', () => {
     assert.ok(audit.some((e) => /^deploy web requested by token "ci" \(deploy\) from 127\.0\.0\.1$/.test(e.message)), JSON.stringify(audit));
     assert.ok(audit.some((e) => /^promote web requested by token "ci"/.test(e.message)));
     assert.ok(!audit.some((e) => /grafana/.test(e.message)), 'refused requests are not actions');
+    const text = await remote(readToken, ['history', 'web']);
+    assert.match(text.stdout, /requests over the control listener\n(.*\n)*.*deploy web requested by token "ci" \(deploy\) from 127\.0\.0\.1/);
   });
 
   it('revokes a token: 401 from then on', { timeout: 20_000 }, async () => {

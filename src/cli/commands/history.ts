@@ -155,6 +155,12 @@ function render(h: HistoryResponse, allSteps: boolean): string {
     out.push('', bold('notifications'));
     for (const n of h.notifications) out.push(`  ${clock(n.at)}  ${notificationLine(n)}`);
   }
+  // Who asked, over the HTTP control listener (the Unix socket's user is the daemon's own).
+  const requests = h.events.filter((e) => e.type === 'api');
+  if (requests.length > 0) {
+    out.push('', bold('requests over the control listener'));
+    for (const e of requests) out.push(`  ${clock(e.at)}  ${e.message}`);
+  }
   const instanceEvents = h.events.filter((e) => e.type === 'instance');
   if (instanceEvents.length > 0) {
     out.push('', bold('instance events'));
