@@ -138,7 +138,9 @@ const handlers: Record<RouteName, Handler> = {
     follower.start((line) => send({ line }), (instance) => send({ instance }));
     req.socket.once('close', () => follower.stop());
   },
-  events: (ctx, req, res) => liveEvents(ctx, req, res, () => statusOf(ctx)),
+  events: (ctx, req, res, { caller }) =>
+    // A token revoked while its stream is open loses the stream at the next tick, not at the next reconnect.
+    liveEvents(ctx, req, res, () => statusOf(ctx), () => caller.via === 'socket' || ctx.tokens.has(caller.token)),
   whoami: (_ctx, _req, res, { caller }) => {
     const me: WhoAmI = caller.via === 'http' ? { name: caller.token.name, role: caller.token.role } : { name: null, role: 'deploy' };
     json(res, 200, me);
@@ -209,11 +211,16 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
 }
 
 /** Server-sent events for the dashboard: the status now and every second, and deployments' events as they happen. */
-function liveEvents(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, status: () => unknown): void {
+function liveEvents(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, status: () => unknown, stillAllowed: () => boolean): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const following = new Set<number>();
+  let timer: NodeJS.Timeout | undefined;
   const tick = () => {
+    if (!stillAllowed()) {
+      clearInterval(timer);
+      return void res.end();
+    }
     send('status', status());
     for (const [name, s] of ctx.engine.services) {
       const id = s.active?.deployment.id;
@@ -224,8 +231,8 @@ function liveEvents(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, 
       });
     }
   };
+  timer = setInterval(tick, 1000);
   tick();
-  const timer = setInterval(tick, 1000);
   req.socket.once('close', () => clearInterval(timer));
 }
 

@@ -41,6 +41,11 @@ export class TokenRegistry {
     return this.#all().map(({ name, role, createdAt, lastUsedAt }) => ({ name, role, createdAt, lastUsedAt }));
   }
 
+  /** Whether that token still exists: not revoked (nor revoked and made again under its name). */
+  has(token: Pick<TokenInfo, 'name' | 'createdAt'>): boolean {
+    return this.#all().some((t) => t.name === token.name && t.createdAt === token.createdAt);
+  }
+
   revoke(name: string): void {
     if (!this.#table.delete(name)) throw new ZddError('TOKEN_UNKNOWN', `no token named ${name}`, 'see the tokens with: zdd token list');
     this.#cache = undefined;

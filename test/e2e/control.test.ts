@@ -172,7 +172,19 @@ describe('HTTP control listener', () => {
   it('revokes a token: 401 from then on', { timeout: 20_000 }, async () => {
     const t = (await zdd(project.dir, ['token', 'create', '--name', 'temp', '--role', 'read'])).stdout.trim().split('\n').at(-1)!;
     assert.equal((await api('/v1/status', { token: t })).status, 200);
+    // An open event stream (a dashboard) with the token, ended by the revocation.
+    const streamEnded = new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${control}/v1/events`, { headers: { authorization: `Bearer ${t}` } }, (res) => {
+        let got = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (got += d));
+        res.on('end', () => resolve(got));
+      });
+      req.on('error', reject);
+      req.end();
+    });
     assert.equal((await zdd(project.dir, ['token', 'revoke', 'temp'])).code, 0);
+    assert.match(await streamEnded, /^event: status\n/, 'the stream had started, then ended');
     assert.equal((await api('/v1/status', { token: t })).status, 401);
     assert.equal((await zdd(project.dir, ['token', 'revoke', 'temp'])).code, 2, 'no such token');
   });
