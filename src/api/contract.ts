@@ -41,6 +41,8 @@ export const routes = {
   rollback: { method: 'POST', path: '/v1/services/:service/rollback', access: 'deploy', answer: 'ndjson', mutating: true, summary: 'back to the previous release (or {to: N})' },
   promote: { method: 'POST', path: '/v1/services/:service/promote', access: 'deploy', answer: 'json', mutating: true, summary: 'move a canary past its waiting step ({full: true}: to 100%)' },
   abort: { method: 'POST', path: '/v1/services/:service/abort', access: 'deploy', answer: 'json', mutating: true, summary: 'stop the deployment in progress' },
+  pause: { method: 'POST', path: '/v1/services/:service/pause', access: 'deploy', answer: 'json', mutating: true, summary: 'hold new requests until resume ({maintenance: text}: answer them 503 with the text)' },
+  resume: { method: 'POST', path: '/v1/services/:service/resume', access: 'deploy', answer: 'json', mutating: true, summary: 'end a pause: held requests go on' },
   restart: { method: 'POST', path: '/v1/daemon/restart', access: 'local', answer: 'json', mutating: true, summary: 'hand over to a new daemon' },
   stop: { method: 'POST', path: '/v1/daemon/stop', access: 'local', answer: 'json', mutating: true, summary: 'drain and stop the daemon' },
   tokenCreate: { method: 'POST', path: '/v1/tokens', access: 'local', answer: 'json', mutating: true, summary: 'create a token ({name, role}); the answer holds it, once' },

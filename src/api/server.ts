@@ -10,6 +10,7 @@ import { readLogs } from '../logs/read-logs.ts';
 import type { TokenRegistry } from '../control/tokens.ts';
 import { allows, matchRoute, statusFor, type LogsResponse, type RouteName, type TokenInfo, type WhoAmI } from './contract.ts';
 import { absolutePath, badRequest, env, integerIn, limitParam, optionalBoolean, optionalRelease, optionalString, pathParam } from './params.ts';
+import { pauseService, resumeService } from './pause.ts';
 import { redactEnv } from './redact.ts';
 import { serviceStatus } from './status.ts';
 
@@ -68,6 +69,8 @@ const handlers: Record<RouteName, Handler> = {
   rollback: (ctx, _req, res, { params, body }) => stream(res, (listener) => ctx.engine.rollback(params.service!, optionalRelease(body.to, 'to'), listener)),
   promote: (ctx, _req, res, { params, body }) => json(res, 200, { message: ctx.engine.promote(params.service!, optionalBoolean(body.full, 'full') === true) }),
   abort: async (ctx, _req, res, { params }) => json(res, 200, await ctx.engine.abort(params.service!)),
+  pause: (ctx, _req, res, call) => json(res, 200, pauseService(ctx.engine.services.get(service(ctx, call))!, ctx.store, optionalString(call.body.maintenance, 'maintenance'))),
+  resume: (ctx, _req, res, call) => json(res, 200, resumeService(ctx.engine.services.get(service(ctx, call))!, ctx.store)),
   follow: (ctx, _req, res, { params }) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const active = ctx.engine.follow(params.service!, (e) => {

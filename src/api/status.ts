@@ -68,6 +68,10 @@ export interface ServiceStatus {
   tls: CertificateStatus | null;
   /** The plain-HTTP listener that redirects to https and answers ACME HTTP-01. */
   redirectHttp: string | null;
+  /** zdd pause: since when, and the maintenance text answered with 503 (null: requests are held). */
+  paused: { since: number; maintenance: string | null } | null;
+  /** Requests waiting for a routable instance or for the end of the pause. */
+  held: number;
 }
 
 /** What the daemon could not write: behind the warnings of `zdd status`. */
@@ -113,6 +117,8 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
     paths: [...(s.config.paths ?? [])],
     tls: s.certificate?.() ?? null,
     redirectHttp: s.config.redirectHttp ? formatListen(s.config.redirectHttp) : null,
+    paused: s.plane.paused ? { since: s.plane.paused.since, maintenance: s.plane.paused.maintenance ?? null } : null,
+    held: s.plane.held,
     strategy: s.config.strategy.type,
     replicas: s.config.replicas,
     live: s.live ? release(s.live) : null,

@@ -8,8 +8,10 @@ import { deployCommand } from './commands/deploy.ts';
 import { historyCommand } from './commands/history.ts';
 import { initCommand } from './commands/init.ts';
 import { logsCommand } from './commands/logs.ts';
+import { pauseCommand } from './commands/pause.ts';
 import { promoteCommand } from './commands/promote.ts';
 import { restartCommand } from './commands/restart.ts';
+import { resumeCommand } from './commands/resume.ts';
 import { rollbackCommand } from './commands/rollback.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
@@ -25,7 +27,7 @@ const program = new Command('zdd')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const cmd of [initCommand(), serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), restartCommand(), stopCommand(), tokenCommand(), demoCommand()]) {
+for (const cmd of [initCommand(), serveCommand(), deployCommand(), statusCommand(), historyCommand(), logsCommand(), rollbackCommand(), promoteCommand(), abortCommand(), pauseCommand(), resumeCommand(), restartCommand(), stopCommand(), tokenCommand(), demoCommand()]) {
   program.addCommand(cmd.exitOverride());
 }
 // The daemon keeps running when its output's reader goes; the demo has a daemon and instances to clean up.

@@ -199,6 +199,7 @@ export const proxyDefaults = {
   timeout: 60_000,
   connections: 128,
   queueTimeout: 10_000,
+  holdTimeout: 5_000,
   headerTimeout: 10_000,
   bodyIdleTimeout: 30_000,
   bodyTimeout: 300_000,
@@ -215,6 +216,8 @@ const proxy = z
     connections: z.number().int().min(1).default(proxyDefaults.connections),
     /** How long a request may wait for a free upstream connection before a 503. */
     queueTimeout: positiveDuration.default(proxyDefaults.queueTimeout),
+    /** How long a request may wait for a routable instance (none yet, all restarting, or the service paused) before a 503; 0s: at once. */
+    holdTimeout: duration.default(proxyDefaults.holdTimeout),
     /** How long a client may take to send the request line and headers (408). */
     headerTimeout: positiveDuration.default(proxyDefaults.headerTimeout),
     /** Longest pause inside a request body (408). */

@@ -1,3 +1,4 @@
+import type { Pause } from './hold.ts';
 import type { ReleaseStats } from './release-stats.ts';
 import type { Route, RouteTable } from './route-table.ts';
 import type { ProxyConfig, Rejections, RequestObserver } from './service-proxy.ts';
@@ -17,4 +18,11 @@ export interface DataPlane {
   readonly rejections: Rejections;
   /** Limits, timeouts and trusted networks for new requests (the service's `proxy` settings). */
   configure(config: ProxyConfig): void;
+  /** zdd pause: new requests wait (or, in maintenance, get 503 with the text) until resume(); in memory only. */
+  readonly paused: Pause | undefined;
+  pause(maintenance?: string): Pause;
+  /** False when it was not paused. */
+  resume(): boolean;
+  /** Requests waiting for a routable instance or for the end of a pause. */
+  readonly held: number;
 }

@@ -21,6 +21,11 @@ export class ReleaseTargets {
   #next = 0;
   readonly #waiting: Waiting[] = [];
   readonly #wake = () => this.#serveWaiting();
+  readonly #watchers = new Set<() => void>();
+  readonly #changed = () => {
+    this.#serveWaiting();
+    for (const fn of this.#watchers) fn();
+  };
 
   constructor(release: number) {
     this.release = release;
@@ -29,15 +34,21 @@ export class ReleaseTargets {
   add(target: Target): void {
     this.targets.push(target);
     target.on('room', this.#wake);
-    target.on('state', this.#wake);
+    target.on('state', this.#changed);
   }
 
   remove(target: Target): void {
     const i = this.targets.indexOf(target);
     if (i >= 0) this.targets.splice(i, 1);
     target.off('room', this.#wake);
-    target.off('state', this.#wake);
-    this.#wake();
+    target.off('state', this.#changed);
+    this.#changed();
+  }
+
+  /** `fn` runs whenever a target changes state or leaves (what requests held for a routable instance wait for); returns its removal. */
+  watch(fn: () => void): () => void {
+    this.#watchers.add(fn);
+    return () => this.#watchers.delete(fn);
   }
 
   get healthyCount(): number {

@@ -14,6 +14,7 @@ import type { DataPlane } from './data-plane.ts';
 import type { ListenerSettings } from './listener.ts';
 import { DrainDeadlineError, ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, upstreamHeaders } from './headers.ts';
+import { Hold, maintenanceRetryAfter, type Pause } from './hold.ts';
 import { endWithStatus } from './raw-response.ts';
 import { ClientBodyTimeout, receiveBody } from './request-body.ts';
 import { allowedMethods, checkRequest } from './request-checks.ts';
@@ -49,6 +50,8 @@ export interface ProxyOptions {
   proxy?: Partial<ProxyConfig>;
   /** Signs the sticky bucket cookie; the same secret across restarts keeps clients on their side. */
   secret?: Buffer;
+  /** Requests that may wait for an instance at once (Hold.defaultCap). */
+  holdCap?: number;
 }
 
 const maxAttempts = 3;
@@ -84,11 +87,22 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   #trusted = new NetworkSet(proxyDefaults.trustedNetworks);
   /** The front door, told when settings of its listeners change. */
   onListenerSettings: (() => void) | undefined;
+  /** Requests waiting for a routable instance, or for the end of a pause. */
+  readonly #hold: Hold;
+  #pause: Pause | undefined;
+  #unwatch: (() => void)[] = [];
+  /** Told when a request starts or stops waiting for an instance (or a pause's end), with how many wait now. */
+  onHoldChange: ((held: number) => void) | undefined;
+  readonly #wake = () => {
+    if (this.#hold.size > 0 && this.#ready()) this.#hold.release();
+  };
 
   constructor(service: string, log: Logger, options: ProxyOptions = {}) {
     this.service = service;
     this.#log = log;
     this.#affinity = new Affinity(service, options.secret ?? randomBytes(32));
+    this.#hold = new Hold(options.holdCap);
+    this.#hold.onChange = (n) => this.onHoldChange?.(n);
     this.configure({ ...proxyDefaults, ...options.proxy });
   }
 
@@ -111,6 +125,69 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   setSplit(routes: Route[], retryOnOlder = false): void {
     this.table = { routes, retryOnOlder };
+    for (const off of this.#unwatch) off();
+    this.#unwatch = routes.map((r) => r.targets.watch(this.#wake));
+    this.#wake();
+  }
+
+  get paused(): Pause | undefined {
+    return this.#pause;
+  }
+
+  /** New requests are held (not forwarded) until resume() or holdTimeout; with `maintenance`, answered 503 with that text. */
+  pause(maintenance?: string): Pause {
+    this.#pause = { since: this.#pause?.since ?? Date.now(), maintenance };
+    this.#wake();
+    return this.#pause;
+  }
+
+  /** Held requests go on; false when the service was not paused. */
+  resume(): boolean {
+    const was = this.#pause !== undefined;
+    this.#pause = undefined;
+    this.#wake();
+    return was;
+  }
+
+  /** Requests waiting for an instance or for the end of a pause. */
+  get held(): number {
+    return this.#hold.size;
+  }
+
+  /** Held requests may look again: the pause became maintenance (they are answered), or some route can serve. */
+  #ready(): boolean {
+    if (this.#pause) return this.#pause.maintenance !== undefined;
+    return this.table.routes.some((r) => r.weight > 0 && r.targets.hasCandidates());
+  }
+
+  /** Something can take a request routed by `choice` now: its release, or the stable one a canary falls back to. */
+  #serves(choice: Choice, table: RouteTable): boolean {
+    if (choice.route.targets.hasCandidates()) return true;
+    const { routes } = table;
+    const older = routes[routes.length - 1]!;
+    return choice.forced === undefined && routes[0] === choice.route && older.targets.hasCandidates();
+  }
+
+  /**
+   * Nothing can serve the request now (or the service is paused): it waits until something can (`again`,
+   * to be routed anew) or until `deadline`, then `refuse` answers 503. Bounded by Hold.cap; a request
+   * whose client goes away (`closer` closes) leaves the list.
+   */
+  #holdOr(closer: ClientResponse | Duplex, deadline: number | undefined, why: string, again: (deadline: number) => void, refuse: (message: string) => void): void {
+    const timeout = this.#config.holdTimeout;
+    const until = deadline ?? Date.now() + timeout;
+    const left = until - Date.now();
+    if (timeout <= 0) return refuse(why);
+    if (left <= 0) return refuse(`${why} (waited ${formatDuration(timeout)})`);
+    const onClose = () => held?.cancel();
+    const held = this.#hold.add(left, (outcome) => {
+      closer.off('close', onClose);
+      if (outcome === 'ready') return again(until);
+      this.#log.debug({ service: this.service }, 'held request timed out');
+      refuse(`${why} (waited ${formatDuration(timeout)})`);
+    });
+    if (!held) return refuse(`${why}, and ${this.#hold.cap} requests already wait`);
+    closer.once('close', onClose);
   }
 
   stats(release: number): ReleaseStats {
@@ -125,13 +202,32 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   /** A request its front door routed here. */
   handle(req: ClientRequest, res: ClientResponse, entry: Entry): void {
-    const table = this.table;
     const requestId = incomingRequestId(req) ?? randomUUID();
     const rejection = checkRequest(req);
     if (rejection) return this.#reject(res, rejection.status, rejection.message, requestId);
     const client = identifyClient(req, this.#trusted);
-    const choice = this.#affinity.choose(req, table, client, { path: entry.cookiePath, secure: entry.secure });
-    if (!choice) return this.#answer(res, 503, `no release of ${this.service} is serving`, requestId);
+    this.#admit(req, res, entry, requestId, client, undefined);
+  }
+
+  /** Forwarded now, answered by the maintenance text, or held until something can serve it. */
+  #admit(req: ClientRequest, res: ClientResponse, entry: Entry, requestId: string, client: ClientInfo, deadline: number | undefined): void {
+    if (responseGone(res)) return;
+    const pause = this.#pause;
+    if (pause?.maintenance !== undefined) return this.#maintenance(res, pause.maintenance, requestId);
+    const table = this.table;
+    const choice = pause ? undefined : this.#affinity.choose(req, table, client, { path: entry.cookiePath, secure: entry.secure });
+    if (choice && this.#serves(choice, table)) return this.#forward(req, res, entry, requestId, client, table, choice);
+    const why = pause ? `${this.service} is paused` : choice ? `no instance of ${this.service} could take the request` : `no release of ${this.service} is serving`;
+    this.#holdOr(
+      res,
+      deadline,
+      why,
+      (until) => this.#admit(req, res, entry, requestId, client, until),
+      (message) => this.#answer(res, 503, message, requestId),
+    );
+  }
+
+  #forward(req: ClientRequest, res: ClientResponse, entry: Entry, requestId: string, client: ClientInfo, table: RouteTable, choice: Choice): void {
     const ex: ProxyExchange = {
       req,
       res,
@@ -287,10 +383,28 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       this.#count(rejection.status);
       return endWithStatus(socket, rejection.status, `${rejection.message} (request ${requestId})`, { 'x-request-id': requestId });
     }
-    const client = identifyClient(req, this.#trusted);
-    const choice = this.#affinity.choose(req, this.table, client, { path: entry.cookiePath, secure: entry.secure });
+    this.#admitUpgrade(req, socket, head, entry, requestId, identifyClient(req, this.#trusted), undefined);
+  }
+
+  /** Like #admit: an upgrade waits for a routable instance (or the end of a pause) too, before its tunnel opens. */
+  #admitUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry, requestId: string, client: ClientInfo, deadline: number | undefined): void {
+    if (socket.destroyed) return;
+    const pause = this.#pause;
+    if (pause?.maintenance !== undefined) {
+      return endWithStatus(socket, 503, pause.maintenance, { 'retry-after': String(maintenanceRetryAfter), 'x-request-id': requestId });
+    }
+    const choice = pause ? undefined : this.#affinity.choose(req, this.table, client, { path: entry.cookiePath, secure: entry.secure });
     const target = choice?.route.targets.pick(undefined, 'tunnel');
-    if (!choice || !target) return endWithStatus(socket, 503, `no release of ${this.service} is serving (request ${requestId})`, { 'retry-after': '1', 'x-request-id': requestId });
+    if (!choice || !target) {
+      const why = pause ? `${this.service} is paused` : `no release of ${this.service} is serving`;
+      return this.#holdOr(
+        socket,
+        deadline,
+        why,
+        (until) => this.#admitUpgrade(req, socket, head, entry, requestId, client, until),
+        (message) => endWithStatus(socket, 503, `${message} (request ${requestId})`, { 'retry-after': '1', 'x-request-id': requestId }),
+      );
+    }
     (socket as Socket).setNoDelay?.(true);
     const forced = choice.forced !== undefined;
     new Tunnel({
@@ -317,6 +431,17 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#count(status);
     closeAfter(res);
     this.#answer(res, status, message, requestId, status === 405 ? { allow: allowedMethods, ...extra } : extra);
+  }
+
+  /** A service in maintenance: 503 with its text as the whole body. */
+  #maintenance(res: ClientResponse, text: string, requestId: string): void {
+    writeHead(res, 503, undefined, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'x-request-id': requestId,
+      'retry-after': String(maintenanceRetryAfter),
+    });
+    res.end(text);
   }
 
   #count(status: number): void {

@@ -64,6 +64,7 @@ describe('a valid minimal config', () => {
         timeout: 60_000,
         connections: 128,
         queueTimeout: 10_000,
+        holdTimeout: 5_000,
         headerTimeout: 10_000,
         bodyIdleTimeout: 30_000,
         bodyTimeout: 300_000,
@@ -370,8 +371,9 @@ describe('listen addresses', () => {
 
 describe('proxy limits and trusted networks', () => {
   it('reads timeouts, limits and networks (CIDR or single address)', () => {
-    const p = web('    proxy: { queueTimeout: 2s, headerTimeout: 5s, bodyIdleTimeout: 1s, bodyTimeout: 1m, sendTimeout: 20s, maxConnectionsPerClient: 64, trustedNetworks: [10.0.0.0/8, "fd00::/8", 192.0.2.7] }\n').proxy;
+    const p = web('    proxy: { queueTimeout: 2s, holdTimeout: 0s, headerTimeout: 5s, bodyIdleTimeout: 1s, bodyTimeout: 1m, sendTimeout: 20s, maxConnectionsPerClient: 64, trustedNetworks: [10.0.0.0/8, "fd00::/8", 192.0.2.7] }\n').proxy;
     assert.deepEqual(p.trustedNetworks, ['10.0.0.0/8', 'fd00::/8', '192.0.2.7/32']);
+    assert.equal(p.holdTimeout, 0, 'holdTimeout 0s: no holding');
     assert.deepEqual([p.queueTimeout, p.headerTimeout, p.bodyIdleTimeout, p.bodyTimeout, p.sendTimeout, p.maxConnectionsPerClient], [2000, 5000, 1000, 60_000, 20_000, 64]);
     assert.deepEqual(web('    proxy: { trustedNetworks: [] }\n').proxy.trustedNetworks, []);
   });

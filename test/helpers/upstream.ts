@@ -101,12 +101,12 @@ export function bucketCookieFor(bucket: number, service = 'web'): string {
 }
 
 /** A ServiceProxy for service "web" listening on a free port of 127.0.0.1. */
-export async function startProxy(service = 'web', proxyConfig: Partial<ProxyConfig> = {}): Promise<RunningProxy> {
+export async function startProxy(service = 'web', proxyConfig: Partial<ProxyConfig> = {}, options: { holdCap?: number } = {}): Promise<RunningProxy> {
   // ServiceProxy listens where it is told and does not report a port chosen by the OS, so pick a free one
   // (and pick again in the rare case another process took it in between).
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const proxy = new ServiceProxy(service, pino({ level: 'silent' }), { proxy: proxyConfig, secret: testSecret });
+    const proxy = new ServiceProxy(service, pino({ level: 'silent' }), { proxy: proxyConfig, secret: testSecret, ...options });
     const front = new FrontDoor([{ name: service, listen: { host: '127.0.0.1', port } }], new Map([[service, proxy]]), undefined);
     try {
       await front.addresses[0]!.listener.listen();

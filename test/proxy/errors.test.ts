@@ -22,8 +22,10 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
+// Without holding (proxy.holdTimeout 0s): a request no instance can take is answered 503 at once
+// (test/proxy/hold.test.ts covers holding).
 async function proxyFor(...targets: Target[]): Promise<RunningProxy> {
-  const p = await startProxy();
+  const p = await startProxy('web', { holdTimeout: 0 });
   cleanups.push(() => p.close());
   for (const t of targets) cleanups.push(() => t.destroy());
   p.proxy.setSplit([{ targets: group(targets[0]?.release ?? 1, ...targets), weight: 100 }]);
@@ -50,7 +52,7 @@ function hashingUpstream(): Promise<Upstream> {
 
 describe('when no release serves', () => {
   it('answers 503 with Retry-After and says that no release of the service is serving', async () => {
-    const p = await startProxy('shop');
+    const p = await startProxy('shop', { holdTimeout: 0 });
     cleanups.push(() => p.close());
     const reply = await send(p.url, { headers: { 'x-request-id': 'rid-503' } });
     assert.equal(reply.status, 503);

@@ -62,8 +62,8 @@ describe('WebSocket through the proxy', () => {
     assert.equal(code, 1000);
   });
 
-  it('answers 503 to an upgrade when no release serves', async () => {
-    const p = await startProxy();
+  it('answers 503 to an upgrade when no release serves (holdTimeout 0s)', async () => {
+    const p = await startProxy('web', { holdTimeout: 0 });
     cleanups.push(() => p.close());
     const reply = await rawExchange(
       p.port,

@@ -68,6 +68,12 @@ export function render(s: StatusResponse, now = Date.now()): string {
     if (svc.pendingListen) out.push(warn(`  ⚠ zdd.yaml says listen ${svc.pendingListen}; the proxy listens on ${svc.listen} until zdd restart`));
     if (svc.pendingFrontDoor) out.push(warn(`  ⚠ ${svc.pendingFrontDoor.join(', ')} changed in zdd.yaml; applied at zdd restart`));
     out.push(...frontDoorLines(svc, now));
+    if (svc.paused) {
+      const since = `since ${new Date(svc.paused.since).toISOString().slice(0, 19).replace('T', ' ')} (${formatDuration(Math.max(0, now - svc.paused.since))})`;
+      out.push(warn(svc.paused.maintenance === null ? `  paused (holding requests) ${since}` : `  paused ${since}; maintenance: ${svc.paused.maintenance}`));
+      out.push(dim(`            end it with: zdd resume ${svc.name}`));
+    }
+    if (svc.held) out.push(warn(`  held      ${svc.held} request(s) waiting for an instance`));
     if (svc.split.length > 1) out.push(`  traffic   ${svc.split.map((r) => `release ${r.release}: ${r.weight}%`).join(' · ')}`);
     const rows: string[][] = [];
     const release = (label: string, r: ReleaseStatus, note = '') => {
