@@ -25,9 +25,11 @@ import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
 import { listenAddress, listenControl } from './listen.ts';
+import { ActivatedSockets } from './socket-activation.ts';
 import { announceServing, receiveSockets, startSuccessor } from './handover.ts';
 import type { LogFormat } from './logger.ts';
-import { reapOrphans } from './orphans.ts';
+import { recoverInstances, settleInterrupted } from './recovery.ts';
+import type { Adoptee } from '../release/release-set.ts';
 import { describeStdout } from './output.ts';
 import { loadSecret } from './secret.ts';
 import { daemonInfoFile, readDaemonInfo, socketPathFor, type DaemonInfo } from './paths.ts';
@@ -86,6 +88,9 @@ export class Daemon {
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const { log } = opts;
+    // Listening sockets from the service manager (a systemd .socket unit), taken out of the environment
+    // before anything starts a process.
+    const activated = ActivatedSockets.fromEnvironment(log);
     const configPath = path.resolve(opts.configPath);
     const dataDir = path.resolve(opts.dataDir);
     const config = loadConfig(configPath);
@@ -142,11 +147,10 @@ export class Daemon {
       store = new Store(path.join(dataDir, 'zdd.db'), { log });
       tokens = new TokenRegistry(new TokenTable(store.db));
       log.info(describeTracking());
-      // A successor shares the data dir with the daemon it replaces, whose instances still serve.
-      if (!opts.takeover) await reapOrphans(store, log, scopeOf(dataDir));
-      for (const d of store.unfinishedDeployments()) {
-        store.finishDeployment(d.id, 'failed', 'zdd stopped during the deployment');
-      }
+      // A successor shares the data dir with the daemon it replaces, whose instances still serve. After a
+      // crash, the live releases' instances still running are adopted and the rest stopped (recovery.ts).
+      const adoptees = opts.takeover ? new Map<string, Adoptee[]>() : await recoverInstances(store, log, scopeOf(dataDir), [...config.services.keys()]);
+      settleInterrupted(store, log, [...config.services.keys()]);
 
       const secret = loadSecret(dataDir, (m) => log.warn(m));
       const services = new Map<string, ServiceState>();
@@ -168,7 +172,6 @@ export class Daemon {
         if (svc.config.tls) svc.certificate = () => certificateStore?.status().find((c) => c.service === svc.name);
       }
       front = new FrontDoor([...config.services.values()], proxies, certificates);
-      if (!opts.takeover) for (const a of front.addresses) await listenAddress(a, configPath);
       const tlsFiles = certificates;
       // Notifications (zdd.yaml's notify), read again as each deployment starts; the engine closes it at shutdown.
       const notifier = new Notifier({ config: config.notify, reload: () => loadConfig(configPath).notify, store, log, dashboardUrl: () => control?.url });
@@ -177,18 +180,30 @@ export class Daemon {
       engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()), observer: observeAll([notifier, metrics.observer]) }, services, () => loadConfig(configPath));
       if (config.control) control = new ControlListener({ spec: config.control, api: apiContext, auth: new Authenticator(tokens), log, dashboard: createDashboard() });
       const controlListener = control;
-      if (controlListener && !opts.takeover) await listenControl(() => controlListener.listen(), controlListener.address, configPath);
+      if (controlListener && !opts.takeover) await listenControl(() => activated.serve(controlListener.spec.listen, controlListener, controlListener.key), controlListener.address, configPath);
       daemon = new Daemon({ engine, store, api, front, certificates, control, opts: { ...opts, configPath, dataDir }, socket, info });
 
+      // Instances adopted after a crash serve before the proxy listens: no 503 window, no app restart.
+      const adopted = new Set<string>();
+      for (const [name, list] of adoptees) {
+        const live = store.liveRelease(name);
+        if (live && (await engine.adopt(name, live, list).done).status === 'succeeded') adopted.add(name);
+      }
+      // An address with a socket handed in is served from it once the live releases run (below).
+      if (!opts.takeover) for (const a of front.addresses) if (!activated.has(a.address)) await listenAddress(a, configPath);
       const restores: Promise<{ status: string; reason: string | null }>[] = [];
       for (const svc of services.values()) {
         const live = store.liveRelease(svc.name);
-        if (live) {
+        if (live && !adopted.has(svc.name)) {
           log.info({ service: svc.name, release: live.number }, `restoring release ${live.number} (${live.version})`);
           restores.push(engine.restore(svc.name, live).done);
         }
       }
       if (opts.takeover) await daemon.#takeOver(restores);
+      // Handed-in sockets (socket activation): their connections wait in the kernel's backlog until the live releases run again.
+      if (activated.size > 0) await Promise.allSettled(restores);
+      for (const a of front.addresses) if (activated.has(a.address)) await listenAddress(a, configPath, activated);
+      activated.closeRest();
       for (const a of front.addresses) log.info({ services: a.services }, `proxy listening on ${a.listen}${a.listener.secure ? ' (TLS, HTTP/2)' : ''}`);
       if (control) log.info(`control API and dashboard on ${control.url} (tokens: zdd token create)`);
       log.info({ dataDir, socket }, `zdd ${version} ready`);

@@ -2,14 +2,16 @@ import path from 'node:path';
 import { formatListen } from '../config/listen.ts';
 import { ZddError } from '../errors.ts';
 import type { FrontDoorAddress } from '../proxy/front-door.ts';
+import type { ActivatedSockets } from './socket-activation.ts';
 
 /**
- * Binds one of the front door's addresses. An address the machine will not give zdd (taken, privileged,
- * not one of its own) is a config error, worded as the config names it, with no stack trace.
+ * Binds one of the front door's addresses, or serves it from the socket the service manager handed in
+ * for it. An address the machine will not give zdd (taken, privileged, not one of its own) is a config
+ * error, worded as the config names it, with no stack trace.
  */
-export async function listenAddress(a: FrontDoorAddress, configPath: string): Promise<void> {
+export async function listenAddress(a: FrontDoorAddress, configPath: string, activated?: ActivatedSockets): Promise<void> {
   try {
-    await a.listener.listen();
+    await (activated ? activated.serve(a.address, a.listener, `proxy ${a.listen}`) : a.listener.listen());
   } catch (err) {
     throw listenError(a.key, formatListen(a.address), (err as NodeJS.ErrnoException).code, path.basename(configPath)) ?? err;
   }

@@ -15,17 +15,21 @@ const reapTimeoutMs = 5_000;
  * trusted: a process counts as one of this data dir's instances only if its environment says so
  * (ZDD_INSTANCE for a recorded pid, ZDD_SCOPE for the rest), it descends from one that does, or it sits
  * in a cgroup named for this data dir. Called before this daemon starts any instance of its own.
+ * The instances in `keep` (adopted: recovery.ts), their processes and their cgroups are left alone.
  */
-export async function reapOrphans(store: Store, log: Logger, scope: string): Promise<number> {
+export async function reapOrphans(store: Store, log: Logger, scope: string, keep: ReadonlySet<string> = new Set()): Promise<number> {
   const known = new Map<number, number>();
   const find = () => {
-    const found = membersOf(scanProcesses(), [`ZDD_SCOPE=${scope}`], known);
+    const processes = scanProcesses();
+    const kept = new Set([...keep].flatMap((id) => membersOf(processes, [`ZDD_INSTANCE=${id}`, `ZDD_SCOPE=${scope}`]).map((p) => p.pid)));
+    const found = membersOf(processes, [`ZDD_SCOPE=${scope}`], known).filter((p) => !kept.has(p.pid));
     for (const p of found) known.set(p.pid, p.startTime);
     return found.map((p) => p.pid);
   };
   const marked = find();
   let reaped = 0;
   for (const { id, pid } of store.runningInstances()) {
+    if (keep.has(id)) continue;
     if (pid && isInstance(pid, id)) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -40,13 +44,14 @@ export async function reapOrphans(store: Store, log: Logger, scope: string): Pro
 
   // The cgroups they ran in, found from their processes (wherever the previous daemon was) and next to ours.
   const prefix = cgroupPrefix(scope);
+  const ours = (dir: string) => path.basename(dir).startsWith(prefix) && !keep.has(path.basename(dir).slice(prefix.length));
   const cgroups = new Set<string>();
   for (const pid of marked) {
     const dir = cgroupDirOf(pid);
-    if (dir && path.basename(dir).startsWith(prefix)) cgroups.add(dir);
+    if (dir && ours(dir)) cgroups.add(dir);
   }
   const own = cgroupDirOf('self');
-  if (own) for (const dir of cgroupsNamed(own, prefix)) cgroups.add(dir);
+  if (own) for (const dir of cgroupsNamed(own, prefix)) if (ours(dir)) cgroups.add(dir);
 
   const deadline = Date.now() + reapTimeoutMs;
   for (;;) {

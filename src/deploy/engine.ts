@@ -12,6 +12,8 @@ import type { DeployEvent, DeployListener } from './events.ts';
 import type { ActiveDeployment, ServiceState } from './service-state.ts';
 import type { Strategy, StrategyResult } from './strategy.ts';
 import { initial } from './strategies/initial.ts';
+import { adoption } from './strategies/adopt.ts';
+import type { Adoptee } from '../release/release-set.ts';
 import { rollbackStrategy, strategyFor } from './strategies/index.ts';
 
 export interface DeployRequest {
@@ -114,6 +116,11 @@ export class DeployEngine {
   /** Start the release that was live when the daemon last stopped. */
   restore(name: string, release: Release, listener?: DeployListener): Started {
     return this.#run(this.#service(name), 'restore', withCode(initial, ensureReleaseCode), release, listener);
+  }
+
+  /** After a crash of the daemon: serve through the live release's instances that still run, without restarting them. */
+  adopt(name: string, release: Release, adoptees: readonly Adoptee[]): Started {
+    return this.#run(this.#service(name), 'restore', adoption(adoptees), release);
   }
 
   promote(name: string, full: boolean): string {

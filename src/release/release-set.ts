@@ -7,7 +7,7 @@ import { HealthChecker, type HealthState } from '../health/checker.ts';
 import { ReleaseTargets } from '../proxy/release-targets.ts';
 import { Target } from '../proxy/target.ts';
 import type { Release, Store } from '../store/store.ts';
-import { describeExit, Instance } from '../runtime/instance.ts';
+import { describeExit, Instance, type AdoptedProcess, type InstanceOptions } from '../runtime/instance.ts';
 import { allocatePort } from '../runtime/ports.ts';
 import { scopeOf } from '../runtime/process-tracker.ts';
 
@@ -31,6 +31,12 @@ export interface ReleaseSetContext {
   dataDir: string;
   store: Store;
   log: Logger;
+}
+
+/** An instance of this release a previous daemon left running, its identity verified: to serve through again. */
+export interface Adoptee extends AdoptedProcess {
+  id: string;
+  port: number;
 }
 
 /** Why an instance of a new release did not become ready. */
@@ -92,6 +98,23 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     return ok;
   }
 
+  /**
+   * Take over instances a crashed daemon left running, without restarting them: each serves once a health
+   * check passes (within `timeoutMs`); those that do not pass are stopped. Returns those that serve.
+   */
+  async adopt(adoptees: readonly Adoptee[], timeoutMs: number): Promise<Member[]> {
+    const { service, dataDir } = this.#ctx;
+    const spec = this.release.spec;
+    const tried = await Promise.allSettled(
+      adoptees.map((a) => {
+        const options: InstanceOptions = { ...this.#instanceOptions(a.id, a.port), logFile: path.join(dataDir, 'logs', service, `${a.id}.log`) };
+        return this.#enlist(new Instance(options, a), undefined, Math.min(timeoutMs, spec.health.startTimeout));
+      }),
+    );
+    for (const r of tried) if (r.status === 'rejected') this.#say(`not adopted: ${(r.reason as Error).message}`);
+    return tried.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
   /** The `count` instances a shrink would stop (those not serving first, then oldest), so traffic can be moved off them first. */
   victims(count: number): Member[] {
     const live = [...this.members].filter((m) => !m.stopping);
@@ -129,27 +152,32 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
 
   async #startMember(signal?: AbortSignal): Promise<Member> {
     const { service, dataDir, store } = this.#ctx;
-    const spec = this.release.spec;
     this.#seq = Math.max(this.#seq, store.instanceCount(this.release.id));
     const id = `${service}-r${this.release.number}-${++this.#seq}`;
     const port = await allocatePort(instanceHost);
-    const instance = new Instance({
-      id,
-      service,
-      release: this.release.number,
-      command: spec.command,
-      cwd: spec.cwd,
-      env: spec.env,
-      host: instanceHost,
-      port,
-      logFile: path.join(dataDir, 'logs', service, `${id}.log`),
-      logs: spec.logs,
-      scope: scopeOf(dataDir),
-    });
+    const instance = new Instance({ ...this.#instanceOptions(id, port), logFile: path.join(dataDir, 'logs', service, `${id}.log`) });
+    try {
+      store.recordInstanceStart({ id, service, releaseId: this.release.id, pid: instance.pid, port, startTime: instance.startTime });
+    } catch (err) {
+      instance.kill();
+      throw err;
+    }
+    return this.#enlist(instance, signal, this.release.spec.health.startTimeout);
+  }
+
+  #instanceOptions(id: string, port: number): Omit<InstanceOptions, 'logFile'> {
+    const spec = this.release.spec;
+    const { service, dataDir } = this.#ctx;
+    return { id, service, release: this.release.number, command: spec.command, cwd: spec.cwd, env: spec.env, host: instanceHost, port, logs: spec.logs, scope: scopeOf(dataDir) };
+  }
+
+  /** A running instance joins the set: health-checked, in the proxy's targets once healthy, replaced if it crashes after. */
+  async #enlist(instance: Instance, signal: AbortSignal | undefined, timeoutMs: number): Promise<Member> {
+    const { id, port } = { id: instance.id, port: instance.options.port };
+    const spec = this.release.spec;
     this.#watchLog(instance);
     let target: Target;
     try {
-      store.recordInstanceStart({ id, service, releaseId: this.release.id, pid: instance.pid, port });
       target = new Target({
         id,
         release: this.release.number,
@@ -176,7 +204,7 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     target.on('connect-failure', () => checker.markFailed('connection refused while serving'));
     checker.start();
     try {
-      await this.#untilHealthy(member, signal);
+      await this.#untilHealthy(member, timeoutMs, signal);
     } catch (err) {
       await this.stopMember(member, 0);
       throw err;
@@ -186,8 +214,7 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     return member;
   }
 
-  #untilHealthy(m: Member, signal?: AbortSignal): Promise<void> {
-    const { startTimeout } = this.release.spec.health;
+  #untilHealthy(m: Member, startTimeout: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);

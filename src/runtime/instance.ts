@@ -5,10 +5,13 @@ import { logDefaults } from '../config/size.ts';
 import { ZddError } from '../errors.ts';
 import { LogFile } from './log-file.ts';
 import { LogTail } from './log-tail.ts';
-import { ownScope, trackProcesses, type ProcessTracker, type TrackingMode } from './process-tracker.ts';
+import { processStartTime, stillRunning } from './process-identity.ts';
+import { adoptTracker, ownScope, trackProcesses, type ProcessTracker, type TrackingMode } from './process-tracker.ts';
 
 /** How long a stop waits, after the kill, for the instance's processes to be gone (one stuck in the kernel may never be). */
 const reapTimeoutMs = 5_000;
+/** How often an adopted instance (not zdd's child: no exit event) is checked for still running. */
+const adoptedPollMs = 250;
 
 export interface InstanceOptions {
   id: string;
@@ -31,6 +34,17 @@ export interface InstanceOptions {
 export interface InstanceExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** An adopted instance's exit: not zdd's child, so how it ended is not known. */
+  unknown?: true;
+}
+
+/** A process a previous daemon started, verified to be the instance (process-identity.ts), to run under this one. */
+export interface AdoptedProcess {
+  pid: number;
+  /** Its start time in clock ticks since boot: the pid names it only while this matches. */
+  startTime: number;
+  /** When it was started (ms since the epoch), as recorded. */
+  startedAt: number;
 }
 
 export type InstanceState = 'running' | 'stopping' | 'exited';
@@ -47,70 +61,101 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly exited: Promise<InstanceExit>;
   state: InstanceState = 'running';
   exit: InstanceExit | undefined;
-  readonly startedAt = Date.now();
-  readonly #child: ChildProcess;
+  readonly startedAt: number;
+  /** Its main process's start time (clock ticks since boot), undefined where /proc cannot tell. */
+  readonly startTime: number | undefined;
+  /** Started by a previous daemon and adopted after it crashed: its output no longer reaches zdd. */
+  readonly adopted: boolean;
+  readonly #pid: number | undefined;
   readonly #tracker: ProcessTracker;
   /** Once the main process has exited: whatever is left of the instance killed, its cgroup removed. */
   readonly #reaped: Promise<boolean>;
   /** Its output on disk; a full disk costs log lines there, never the instance or the daemon. */
   readonly logFile: LogFile;
 
-  constructor(options: InstanceOptions) {
+  constructor(options: InstanceOptions, adopted?: AdoptedProcess) {
     super();
     this.id = options.id;
     this.options = options;
-    if (!existsSync(options.cwd) || !statSync(options.cwd).isDirectory()) {
-      throw new ZddError('CWD_MISSING', `working directory ${options.cwd} does not exist`, 'check cwd in zdd.yaml or --cwd');
-    }
+    this.adopted = adopted !== undefined;
+    this.startedAt = adopted?.startedAt ?? Date.now();
     const logs = options.logs;
     this.logFile = new LogFile(options.logFile, { maxSize: logs?.maxSize ?? logDefaults.maxSize, keep: logs?.keep ?? logDefaults.keep, timestamps: logs?.timestamps ?? true });
-    const env = {
-      ...withoutZddSettings(process.env),
-      ...options.env,
-      PORT: String(options.port),
-      HOST: options.host,
-      ZDD_SERVICE: options.service,
-      ZDD_RELEASE: String(options.release),
-      ZDD_INSTANCE: options.id,
-      ZDD_SCOPE: options.scope ?? ownScope,
-    };
-    this.#tracker = trackProcesses({ id: options.id, scope: env.ZDD_SCOPE, cgroups: options.cgroups });
-    const [file, args] = typeof options.command === 'string' ? ['/bin/sh', ['-c', shellLine(options.command)]] : [options.command[0]!, options.command.slice(1)];
-    this.#child = spawn(...this.#tracker.command(file, args, options.cwd, env), { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = new Promise((resolve) => {
-      const done = (exit: InstanceExit) => {
-        if (this.exit) return;
-        this.exit = exit;
-        this.state = 'exited';
-        void this.logFile.end();
-        resolve(exit);
-        this.emit('exit', exit);
-      };
-      // 'close' comes once the output pipes are drained too, so the tail holds the last lines; a
-      // process left behind holding the pipes must not delay the exit for long.
-      this.#child.once('close', (code, signal) => done({ code, signal }));
-      this.#child.once('exit', (code, signal) => setTimeout(() => done({ code, signal }), 1_000).unref());
-      this.#child.once('error', (err) => {
-        this.tail.push(`zdd: cannot start ${file}: ${err.message}\n`);
-        done({ code: null, signal: null });
+    const scope = options.scope ?? ownScope;
+    let exited: Promise<InstanceExit>;
+    /** Its main process is gone (the output pipes may still be draining). */
+    let mainGone: Promise<unknown>;
+    if (adopted) {
+      this.#tracker = adoptTracker({ id: options.id, scope, pid: adopted.pid });
+      this.#pid = adopted.pid;
+      this.startTime = adopted.startTime;
+      exited = new Promise((resolve) => {
+        const timer = setInterval(() => {
+          if (stillRunning(adopted.pid, adopted.startTime)) return;
+          clearInterval(timer);
+          resolve({ code: null, signal: null, unknown: true });
+        }, adoptedPollMs);
       });
+      mainGone = exited;
+    } else {
+      if (!existsSync(options.cwd) || !statSync(options.cwd).isDirectory()) {
+        throw new ZddError('CWD_MISSING', `working directory ${options.cwd} does not exist`, 'check cwd in zdd.yaml or --cwd');
+      }
+      const env = {
+        ...withoutZddSettings(process.env),
+        ...options.env,
+        PORT: String(options.port),
+        HOST: options.host,
+        ZDD_SERVICE: options.service,
+        ZDD_RELEASE: String(options.release),
+        ZDD_INSTANCE: options.id,
+        ZDD_SCOPE: scope,
+      };
+      this.#tracker = trackProcesses({ id: options.id, scope, cgroups: options.cgroups });
+      const child = this.#spawn(options, env);
+      this.#pid = child.pid;
+      this.startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
+      exited = new Promise((resolve) => {
+        // 'close' comes once the output pipes are drained too, so the tail holds the last lines; a
+        // process left behind holding the pipes must not delay the exit for long.
+        child.once('close', (code, signal) => resolve({ code, signal }));
+        child.once('exit', (code, signal) => setTimeout(() => resolve({ code, signal }), 1_000).unref());
+        child.once('error', (err) => {
+          this.tail.push(`zdd: cannot start ${child.spawnfile}: ${err.message}\n`);
+          resolve({ code: null, signal: null });
+        });
+      });
+      mainGone = new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.once('error', resolve);
+      });
+    }
+    this.exited = exited.then((exit) => {
+      this.exit = exit;
+      this.state = 'exited';
+      void this.logFile.end();
+      this.emit('exit', exit);
+      return exit;
     });
     // An instance is over when its main process is: what it leaves behind goes too.
-    this.#reaped = new Promise<void>((resolve) => {
-      this.#child.once('exit', () => resolve());
-      this.#child.once('error', () => resolve());
-    }).then(() => this.#tracker.reap(reapTimeoutMs));
-    for (const stream of [this.#child.stdout!, this.#child.stderr!]) {
+    this.#reaped = mainGone.then(() => this.#tracker.reap(reapTimeoutMs));
+  }
+
+  #spawn(options: InstanceOptions, env: Record<string, string>): ChildProcess {
+    const [file, args] = typeof options.command === 'string' ? ['/bin/sh', ['-c', shellLine(options.command)]] : [options.command[0]!, options.command.slice(1)];
+    const child = spawn(...this.#tracker.command(file, args, options.cwd, env), { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [child.stdout!, child.stderr!]) {
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => {
         this.tail.push(chunk);
         this.logFile.write(chunk);
       });
     }
+    return child;
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.#pid;
   }
 
   /** How its processes are found, and its cgroup if it has one. */
@@ -147,12 +192,12 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   #signal(signal: NodeJS.Signals): void {
     // Tracked processes first: one found through its parent must be found before the group's signal ends that parent.
     if (signal === 'SIGKILL') this.#tracker.killNow();
-    else this.#tracker.signal(signal, this.#child.pid);
+    else this.#tracker.signal(signal, this.#pid);
     this.#signalGroup(signal);
   }
 
   #signalGroup(signal: NodeJS.Signals): void {
-    const pid = this.#child.pid;
+    const pid = this.#pid;
     if (pid === undefined) return;
     try {
       process.kill(-pid, signal);
@@ -163,6 +208,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
 }
 
 export function describeExit(exit: InstanceExit): string {
+  if (exit.unknown) return 'exited (adopted after a zdd crash: how is not known)';
   if (exit.signal) return `killed by ${exit.signal}`;
   if (exit.code === null) return 'could not be started';
   return `exited with code ${exit.code}`;

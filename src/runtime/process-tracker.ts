@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, accessSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { cgroupPids, cgroupPopulated, instanceCgroupParent, killCgroup, makeCgroup, removeCgroup } from './cgroups.ts';
+import { cgroupDirOf, cgroupPids, cgroupPopulated, instanceCgroupParent, killCgroup, makeCgroup, removeCgroup } from './cgroups.ts';
 import { membersOf, processGroupOf, scanProcesses, signalAll, type ProcessInfo } from './proc-scan.ts';
 
 /**
@@ -62,6 +62,16 @@ export function trackProcesses(o: { id: string; scope: string; cgroups?: boolean
   const parent = o.cgroups === false ? undefined : instanceCgroupParent();
   const dir = parent && makeCgroup(parent, `${cgroupPrefix(o.scope)}${o.id}`);
   return dir ? new CgroupTracker(dir) : new ProcTracker(o.id, o.scope);
+}
+
+/**
+ * The tracker for an instance a previous daemon started (adopted after a crash): the cgroup it runs in when
+ * that is its own, else /proc.
+ */
+export function adoptTracker(o: { id: string; scope: string; pid: number }): ProcessTracker {
+  if (process.platform !== 'linux') return new GroupTracker();
+  const dir = cgroupDirOf(o.pid);
+  return dir && path.basename(dir) === `${cgroupPrefix(o.scope)}${o.id}` ? new CgroupTracker(dir) : new ProcTracker(o.id, o.scope);
 }
 
 /** For the daemon's log at start: how instances will be tracked here. */

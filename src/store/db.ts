@@ -91,6 +91,9 @@ export const migrations: string[] = [
    );
    CREATE INDEX deliveries_by_deployment ON deliveries (deployment_id, id);
    CREATE INDEX deliveries_by_service ON deliveries (service, id);`,
+  // Each instance's process start time (clock ticks since boot): with the pid, it names the process, so a
+  // daemon started after a crash re-adopts the instances still running, never a process that reused a pid.
+  `ALTER TABLE instances ADD COLUMN start_time INTEGER;`,
 ];
 
 export function openDatabase(file: string): DatabaseSync {

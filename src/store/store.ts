@@ -94,6 +94,18 @@ export interface StoredEvent {
 
 type Row = Record<string, unknown>;
 
+/** An instance the store says runs (no stop recorded). */
+export interface RunningInstance {
+  id: string;
+  service: string;
+  releaseId: number;
+  pid: number | null;
+  port: number;
+  startedAt: number;
+  /** Its process's start time (clock ticks since boot, /proc/<pid>/stat), when it was read at spawn. */
+  startTime: number | null;
+}
+
 function statements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
   return {
@@ -122,7 +134,7 @@ function statements(db: DatabaseSync) {
     steps: p('SELECT * FROM deployment_steps WHERE deployment_id = ? ORDER BY id'),
     insertEvent: p('INSERT INTO events (at, service, deployment_id, type, message, data) VALUES (?, ?, ?, ?, ?, ?)'),
     events: p('SELECT * FROM events WHERE service = ? ORDER BY id DESC LIMIT ?'),
-    insertInstance: p('INSERT INTO instances (id, service, release_id, pid, port, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertInstance: p('INSERT INTO instances (id, service, release_id, pid, port, started_at, start_time) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     stopInstance: p('UPDATE instances SET stopped_at = ?, exit = ? WHERE id = ?'),
     runningInstances: p('SELECT * FROM instances WHERE stopped_at IS NULL'),
     instanceCount: p('SELECT COUNT(*) AS n FROM instances WHERE release_id = ?'),
@@ -296,8 +308,8 @@ export class Store {
   }
 
   /** Journal: never throws. */
-  recordInstanceStart(i: { id: string; service: string; releaseId: number; pid: number | undefined; port: number }): void {
-    this.#writes.journal(`the start of instance ${i.id}`, () => this.#q.insertInstance.run(i.id, i.service, i.releaseId, i.pid ?? null, i.port, Date.now()));
+  recordInstanceStart(i: { id: string; service: string; releaseId: number; pid: number | undefined; port: number; startTime?: number | undefined }): void {
+    this.#writes.journal(`the start of instance ${i.id}`, () => this.#q.insertInstance.run(i.id, i.service, i.releaseId, i.pid ?? null, i.port, Date.now(), i.startTime ?? null));
   }
 
   /** Journal: never throws. */
@@ -310,9 +322,17 @@ export class Store {
     return (this.#q.instanceCount.get(releaseId) as { n: number }).n;
   }
 
-  /** Instances recorded as running: after a crash of the daemon, these may be orphans to reap. */
-  runningInstances(): { id: string; pid: number | null }[] {
-    return (this.#q.runningInstances.all() as Row[]).map((r) => ({ id: r.id as string, pid: r.pid as number | null }));
+  /** Instances recorded as running: after a crash of the daemon, these are to re-adopt or to reap. */
+  runningInstances(): RunningInstance[] {
+    return (this.#q.runningInstances.all() as Row[]).map((r) => ({
+      id: r.id as string,
+      service: r.service as string,
+      releaseId: r.release_id as number,
+      pid: r.pid as number | null,
+      port: r.port as number,
+      startedAt: r.started_at as number,
+      startTime: (r.start_time as number | null) ?? null,
+    }));
   }
 }
 

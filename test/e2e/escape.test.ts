@@ -63,7 +63,7 @@ for (const [mode, env] of [
       assert.equal(isAlive(second.pid), false, 'zdd exited with an escaped child still running');
     });
 
-    it('after zdd is killed hard, the next zdd serve stops the escaped child it left behind', { timeout: 60_000 }, async () => {
+    it('after zdd is killed hard, the next zdd serve adopts the instance with its escaped child and stops both later', { timeout: 60_000 }, async () => {
       const { project, reports } = await setup();
       const first = await startDaemon(project.dir, [], env);
       daemons.push(first);
@@ -73,9 +73,11 @@ for (const [mode, env] of [
       assert.equal(isAlive(escaped.pid), true, 'SIGKILL gives zdd no chance to stop anything');
       const second = await startDaemon(project.dir, [], env);
       daemons.push(second);
-      await escaped.gone;
-      await second.waitForLog((l) => /process\(es\) of instances a previous zdd left behind/.test(l.msg));
       await waitForStatus(project.dir, (s) => s.live !== null && s.deployment === null, 'the release restored');
+      assert.equal(isAlive(escaped.pid), true, 'the adopted instance keeps what it started');
+      // The next deploy stops the adopted instance, escaped child included.
+      assert.equal((await deployLabelled(project.dir, 'v2')).code, 0);
+      await escaped.gone;
     });
   });
 }

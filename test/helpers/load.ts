@@ -7,6 +7,8 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   statusCodes: Record<string, number>;
+  /** startKeepAliveLoad: when each failed request (an error or a non-2xx answer) ended, ms since the epoch. */
+  failures?: { at: number; what: string }[];
 }
 
 export interface Load {
@@ -84,7 +86,8 @@ export function startKeepAliveLoad(o: {
     ...(o.tls ? { connect: { ca: o.tls.ca, servername: o.tls.servername } } : {}),
     ...(o.h2 ? { allowH2: true } : {}),
   });
-  const result: LoadResult = { requests: 0, errors: 0, timeouts: 0, non2xx: 0, statusCodes: {} };
+  const failures: { at: number; what: string }[] = [];
+  const result: LoadResult = { requests: 0, errors: 0, timeouts: 0, non2xx: 0, statusCodes: {}, failures };
   const start = performance.now();
   let sent = 0;
   let inFlight = 0;
@@ -99,9 +102,15 @@ export function startKeepAliveLoad(o: {
           await res.body.dump();
           result.requests++;
           result.statusCodes[res.statusCode] = (result.statusCodes[res.statusCode] ?? 0) + 1;
-          if (res.statusCode < 200 || res.statusCode > 299) result.non2xx++;
+          if (res.statusCode < 200 || res.statusCode > 299) {
+            result.non2xx++;
+            failures.push({ at: Date.now(), what: String(res.statusCode) });
+          }
         })
-        .catch(() => result.errors++)
+        .catch((err: unknown) => {
+          result.errors++;
+          failures.push({ at: Date.now(), what: (err as { code?: string }).code ?? String(err) });
+        })
         .finally(() => {
           if (--inFlight === 0) onIdle?.();
         });

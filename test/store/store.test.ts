@@ -272,19 +272,20 @@ describe('unfinished deployments and instances', () => {
     const { store } = fresh();
     const r = store.createRelease('web', undefined, spec());
     const other = store.createRelease('web', undefined, spec());
-    store.recordInstanceStart({ id: 'web-r1-1', service: 'web', releaseId: r.id, pid: 1234, port: 40001 });
+    store.recordInstanceStart({ id: 'web-r1-1', service: 'web', releaseId: r.id, pid: 1234, port: 40001, startTime: 987654 });
     store.recordInstanceStart({ id: 'web-r1-2', service: 'web', releaseId: r.id, pid: undefined, port: 40002 });
     assert.equal(store.instanceCount(r.id), 2);
     assert.equal(store.instanceCount(other.id), 0);
+    const brief = () => store.runningInstances().map(({ id, pid, port, releaseId, startTime }) => ({ id, pid, port, releaseId, startTime }));
     assert.deepEqual(
-      store.runningInstances().sort((a, b) => a.id.localeCompare(b.id)),
+      brief().sort((a, b) => a.id.localeCompare(b.id)),
       [
-        { id: 'web-r1-1', pid: 1234 },
-        { id: 'web-r1-2', pid: null },
+        { id: 'web-r1-1', pid: 1234, port: 40001, releaseId: r.id, startTime: 987654 },
+        { id: 'web-r1-2', pid: null, port: 40002, releaseId: r.id, startTime: null },
       ],
     );
     store.recordInstanceStop('web-r1-1', 'exited with code 0');
-    assert.deepEqual(store.runningInstances(), [{ id: 'web-r1-2', pid: null }]);
+    assert.deepEqual(brief(), [{ id: 'web-r1-2', pid: null, port: 40002, releaseId: r.id, startTime: null }]);
     assert.equal(store.instanceCount(r.id), 2, 'stopped instances still count, so ids keep increasing');
   });
 });
