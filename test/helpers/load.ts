@@ -7,8 +7,8 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   statusCodes: Record<string, number>;
-  /** startKeepAliveLoad: when each failed request (an error or a non-2xx answer) ended, ms since the epoch. */
-  failures?: { at: number; what: string }[];
+  /** startKeepAliveLoad: when each failed request (an error or a non-2xx answer) was sent and ended, ms since the epoch. */
+  failures?: { sentAt: number; at: number; what: string }[];
 }
 
 export interface Load {
@@ -86,7 +86,7 @@ export function startKeepAliveLoad(o: {
     ...(o.tls ? { connect: { ca: o.tls.ca, servername: o.tls.servername } } : {}),
     ...(o.h2 ? { allowH2: true } : {}),
   });
-  const failures: { at: number; what: string }[] = [];
+  const failures: { sentAt: number; at: number; what: string }[] = [];
   const result: LoadResult = { requests: 0, errors: 0, timeouts: 0, non2xx: 0, statusCodes: {}, failures };
   const start = performance.now();
   let sent = 0;
@@ -96,6 +96,7 @@ export function startKeepAliveLoad(o: {
     while (start + (sent * 1000) / o.rate <= performance.now()) {
       sent++;
       inFlight++;
+      const sentAt = Date.now();
       pool
         .request({ path: o.path ?? '/', method: 'GET', headers: o.headers })
         .then(async (res) => {
@@ -104,12 +105,12 @@ export function startKeepAliveLoad(o: {
           result.statusCodes[res.statusCode] = (result.statusCodes[res.statusCode] ?? 0) + 1;
           if (res.statusCode < 200 || res.statusCode > 299) {
             result.non2xx++;
-            failures.push({ at: Date.now(), what: String(res.statusCode) });
+            failures.push({ sentAt, at: Date.now(), what: String(res.statusCode) });
           }
         })
         .catch((err: unknown) => {
           result.errors++;
-          failures.push({ at: Date.now(), what: (err as { code?: string }).code ?? String(err) });
+          failures.push({ sentAt, at: Date.now(), what: (err as { code?: string }).code ?? String(err) });
         })
         .finally(() => {
           if (--inFlight === 0) onIdle?.();
