@@ -1,6 +1,6 @@
 import { errorCodes } from '../api/contract.ts';
 import { ExitCode, ZddError } from '../errors.ts';
-import { tlsConfigErrorCodes } from '../tls/index.ts';
+import { tlsConfigErrorCodes } from '../tls/error-codes.ts';
 
 const usageCodes = new Set([
   'CONFIG_INVALID',

@@ -18,7 +18,7 @@ import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
 import type { ServiceConfig } from '../config/load.ts';
 import { FrontDoor } from '../proxy/front-door.ts';
-import { CertificateStore, type CertificateSite } from '../tls/index.ts';
+import type { CertificateSite, CertificateStore } from '../tls/index.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
 import { Store } from '../store/store.ts';
@@ -163,6 +163,8 @@ export class Daemon {
       }
       const sites = certificateSites([...config.services.values()]);
       if (sites.length > 0) {
+        // Loaded only when a service has tls: the ACME and X.509 libraries cost ~75 MB of memory.
+        const { CertificateStore } = await import('../tls/certificate-store.ts');
         certificates = new CertificateStore({ dataDir, log });
         // Files are read and checked now (a bad one stops the start); ACME orders run in the background.
         await certificates.configure(sites);
