@@ -56,30 +56,21 @@ export class ControlClient {
   async stream(method: 'GET' | 'POST', path: string, body: unknown, onEvent: (e: DeployEvent) => void): Promise<Finished | Paused | undefined> {
     const res = await this.#request(method, path, body);
     if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, parse<ApiErrorBody>(await text(res)));
-    let buffer = '';
     let finished: Finished | undefined;
-    res.setEncoding('utf8');
+    let paused: Paused | undefined;
     try {
-      for await (const chunk of res) {
-        buffer += chunk as string;
-        let i: number;
-        while ((i = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, i);
-          buffer = buffer.slice(i + 1);
-          if (!line.trim()) continue;
-          const event = parse<DeployEvent>(line);
-          if (event.type === 'finished') finished = event;
-          onEvent(event);
-          if (event.type === 'paused') {
-            res.destroy();
-            return event;
-          }
-        }
-      }
+      await readNdjson(res, (value) => {
+        const event = value as DeployEvent;
+        if (event.type === 'finished') finished = event;
+        onEvent(event);
+        if (event.type === 'paused') paused = event;
+        return paused !== undefined;
+      });
     } catch (err) {
       if (err instanceof ZddError) throw err;
       throw stoppedAnswering();
     }
+    if (paused) return paused;
     if (!finished && method === 'POST') throw stoppedAnswering();
     return finished;
   }
@@ -88,18 +79,8 @@ export class ControlClient {
   async ndjson(path: string, onValue: (v: unknown) => void): Promise<void> {
     const res = await this.#request('GET', path);
     if ((res.statusCode ?? 500) >= 400) throw toError(res.statusCode ?? 500, parse<ApiErrorBody>(await text(res)));
-    let buffer = '';
-    res.setEncoding('utf8');
     try {
-      for await (const chunk of res) {
-        buffer += chunk as string;
-        let i: number;
-        while ((i = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, i);
-          buffer = buffer.slice(i + 1);
-          if (line.trim()) onValue(parse<unknown>(line));
-        }
-      }
+      await readNdjson(res, (v) => void onValue(v));
     } catch (err) {
       if (err instanceof ZddError) throw err;
       throw new ZddError('DAEMON_GONE', 'the daemon stopped answering', 'see whether it still runs: zdd status');
@@ -175,6 +156,25 @@ export class ApiError extends ZddError {
   constructor(status: number, code: string, message: string, hint?: string) {
     super(code, message, hint);
     this.status = status;
+  }
+}
+
+/**
+ * Each JSON line of an answer to onValue; onValue returning true stops reading (and drops the answer).
+ * A connection cut off midway rejects with the socket's error; a line that is not JSON with BAD_ANSWER.
+ */
+async function readNdjson(res: http.IncomingMessage, onValue: (v: unknown) => boolean | void): Promise<void> {
+  let buffer = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res) {
+    buffer += chunk as string;
+    let i: number;
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, i);
+      buffer = buffer.slice(i + 1);
+      if (!line.trim()) continue;
+      if (onValue(parse<unknown>(line)) === true) return void res.destroy();
+    }
   }
 }
 
