@@ -1,7 +1,29 @@
+import type { ServiceSpec } from '../config/schema.ts';
 import type { Pause } from './hold.ts';
 import type { ReleaseStats } from './release-stats.ts';
 import type { Route, RouteTable } from './route-table.ts';
-import type { ProxyConfig, Rejections, RequestObserver } from './service-proxy.ts';
+
+/**
+ * Called for every attempt an upstream answered or failed: what canary analysis is fed. Requests a tester
+ * forced onto a release, and failures that were the client's, are not reported.
+ */
+export type RequestObserver = (o: ObservedRequest) => void;
+
+export interface ObservedRequest {
+  release: number;
+  /** The upstream's status; 0 when the connection failed. */
+  status: number;
+  latencyMs: number;
+  /** A re-send of a request another attempt failed (a canary failure answered by stable). */
+  retry: boolean;
+  /** How the request was routed during a split (its bucket, and whether it was drawn just now). */
+  routing: { bucket: number; fresh: boolean } | undefined;
+}
+
+/** Requests the proxy answered itself (client errors and limits), by status: they count against no release. */
+export type Rejections = Record<number, number>;
+
+export type ProxyConfig = ServiceSpec['proxy'];
 
 /**
  * What the deploy engine needs from the proxy of one service, and nothing more: set the traffic split,

@@ -45,6 +45,11 @@ export class ReleaseStats {
     this.#previousStart = now;
   }
 
+  /** An attempt on this release failed and is sent again. */
+  countRetry(): void {
+    this.retries++;
+  }
+
   record(status: number, latencyMs: number, connectionError: boolean, forced = false): void {
     const ok = !connectionError && status < 500;
     this.requests++;

@@ -5,46 +5,29 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.ts';
 import { NetworkSet } from '../config/networks.ts';
-import { proxyDefaults, type ServiceSpec } from '../config/schema.ts';
+import { proxyDefaults } from '../config/schema.ts';
+import { Admission, answerMaintenance, canServe, refuseUpgradeInMaintenance } from './admission.ts';
 import { Affinity, type Choice } from './affinity.ts';
 import { identifyClient, type ClientInfo } from './client-address.ts';
 import { ClientLimits } from './client-limits.ts';
 import { closeAfter, requestHasBody, responseGone, writeHead, type ClientRequest, type ClientResponse, type Entry } from './client-exchange.ts';
-import type { DataPlane } from './data-plane.ts';
+import type { DataPlane, ObservedRequest, ProxyConfig, Rejections, RequestObserver } from './data-plane.ts';
 import type { ListenerSettings } from './listener.ts';
-import { DrainDeadlineError, ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
+import { ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, upstreamHeaders } from './headers.ts';
-import { Hold, maintenanceRetryAfter, type Pause } from './hold.ts';
+import type { Pause } from './hold.ts';
 import { endWithStatus } from './raw-response.ts';
 import { ClientBodyTimeout, receiveBody } from './request-body.ts';
 import { allowedMethods, checkRequest } from './request-checks.ts';
 import type { Waiter } from './release-targets.ts';
 import { ReleaseStats } from './release-stats.ts';
+import { afterFailedAttempt, holdBackForStable, maxAttempts, type AttemptContext } from './retry-policy.ts';
 import { emptyTable, type Route, type RouteTable } from './route-table.ts';
 import type { Target } from './target.ts';
 import { Tunnel } from './tunnel.ts';
 import { classifyUpstreamError, isIdempotent } from './upstream-errors.ts';
 
 export { bucketCookie, forceCookie, forceHeader } from './affinity.ts';
-
-/**
- * Called for every attempt an upstream answered or failed: what canary analysis is fed. Requests a tester
- * forced onto a release, and failures that were the client's, are not reported.
- */
-export type RequestObserver = (o: ObservedRequest) => void;
-
-export interface ObservedRequest {
-  release: number;
-  /** The upstream's status; 0 when the connection failed. */
-  status: number;
-  latencyMs: number;
-  /** A re-send of a request another attempt failed (a canary failure answered by stable). */
-  retry: boolean;
-  /** How the request was routed during a split (its bucket, and whether it was drawn just now). */
-  routing: { bucket: number; fresh: boolean } | undefined;
-}
-
-export type ProxyConfig = ServiceSpec['proxy'];
 
 export interface ProxyOptions {
   proxy?: Partial<ProxyConfig>;
@@ -53,8 +36,6 @@ export interface ProxyOptions {
   /** Requests that may wait for an instance at once (Hold.defaultCap). */
   holdCap?: number;
 }
-
-const maxAttempts = 3;
 
 interface ProxyExchange extends Exchange {
   table: RouteTable;
@@ -66,12 +47,11 @@ interface ProxyExchange extends Exchange {
   waiter: Waiter | undefined;
 }
 
-/** Requests the proxy answered itself (client errors and limits), by status: they count against no release. */
-export type Rejections = Record<number, number>;
-
 /**
  * The reverse proxy of one service: takes the requests its front door routes to it (by address, host
- * and path) and spreads them over the service's live releases.
+ * and path) and spreads them over the service's live releases. A coordinator: admission (pause, hold)
+ * lets a request in, affinity chooses its release, forward attempts it, retry-policy decides what a
+ * failure leads to, and the numbers are recorded here.
  */
 export class ServiceProxy implements AttemptOutcome, DataPlane {
   readonly service: string;
@@ -87,22 +67,17 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   #trusted = new NetworkSet(proxyDefaults.trustedNetworks);
   /** The front door, told when settings of its listeners change. */
   onListenerSettings: (() => void) | undefined;
-  /** Requests waiting for a routable instance, or for the end of a pause. */
-  readonly #hold: Hold;
-  #pause: Pause | undefined;
-  #unwatch: (() => void)[] = [];
+  /** Pause and the requests waiting for a routable instance, or for the end of a pause. */
+  readonly #admission: Admission;
   /** Told when a request starts or stops waiting for an instance (or a pause's end), with how many wait now. */
   onHoldChange: ((held: number) => void) | undefined;
-  readonly #wake = () => {
-    if (this.#hold.size > 0 && this.#ready()) this.#hold.release();
-  };
 
   constructor(service: string, log: Logger, options: ProxyOptions = {}) {
     this.service = service;
     this.#log = log;
     this.#affinity = new Affinity(service, options.secret ?? randomBytes(32));
-    this.#hold = new Hold(options.holdCap);
-    this.#hold.onChange = (n) => this.onHoldChange?.(n);
+    this.#admission = new Admission(service, log, () => this.table, options.holdCap);
+    this.#admission.onChange = (n) => this.onHoldChange?.(n);
     this.configure({ ...proxyDefaults, ...options.proxy });
   }
 
@@ -125,69 +100,26 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   setSplit(routes: Route[], retryOnOlder = false): void {
     this.table = { routes, retryOnOlder };
-    for (const off of this.#unwatch) off();
-    this.#unwatch = routes.map((r) => r.targets.watch(this.#wake));
-    this.#wake();
+    this.#admission.follow(routes);
   }
 
   get paused(): Pause | undefined {
-    return this.#pause;
+    return this.#admission.paused;
   }
 
   /** New requests are held (not forwarded) until resume() or holdTimeout; with `maintenance`, answered 503 with that text. */
   pause(maintenance?: string): Pause {
-    this.#pause = { since: this.#pause?.since ?? Date.now(), maintenance };
-    this.#wake();
-    return this.#pause;
+    return this.#admission.pause(maintenance);
   }
 
   /** Held requests go on; false when the service was not paused. */
   resume(): boolean {
-    const was = this.#pause !== undefined;
-    this.#pause = undefined;
-    this.#wake();
-    return was;
+    return this.#admission.resume();
   }
 
   /** Requests waiting for an instance or for the end of a pause. */
   get held(): number {
-    return this.#hold.size;
-  }
-
-  /** Held requests may look again: the pause became maintenance (they are answered), or some route can serve. */
-  #ready(): boolean {
-    if (this.#pause) return this.#pause.maintenance !== undefined;
-    return this.table.routes.some((r) => r.weight > 0 && r.targets.hasCandidates());
-  }
-
-  /** Something can take a request routed by `choice` now: its release, or the stable one a canary falls back to. */
-  #serves(choice: Choice, table: RouteTable): boolean {
-    if (choice.route.targets.hasCandidates()) return true;
-    const { routes } = table;
-    const older = routes[routes.length - 1]!;
-    return choice.forced === undefined && routes[0] === choice.route && older.targets.hasCandidates();
-  }
-
-  /**
-   * Nothing can serve the request now (or the service is paused): it waits until something can (`again`,
-   * to be routed anew) or until `deadline`, then `refuse` answers 503. Bounded by Hold.cap; a request
-   * whose client goes away (`closer` closes) leaves the list.
-   */
-  #holdOr(closer: ClientResponse | Duplex, deadline: number | undefined, why: string, again: (deadline: number) => void, refuse: (message: string) => void): void {
-    const timeout = this.#config.holdTimeout;
-    const until = deadline ?? Date.now() + timeout;
-    const left = until - Date.now();
-    if (timeout <= 0) return refuse(why);
-    if (left <= 0) return refuse(`${why} (waited ${formatDuration(timeout)})`);
-    const onClose = () => held?.cancel();
-    const held = this.#hold.add(left, (outcome) => {
-      closer.off('close', onClose);
-      if (outcome === 'ready') return again(until);
-      this.#log.debug({ service: this.service }, 'held request timed out');
-      refuse(`${why} (waited ${formatDuration(timeout)})`);
-    });
-    if (!held) return refuse(`${why}, and ${this.#hold.cap} requests already wait`);
-    closer.once('close', onClose);
+    return this.#admission.held;
   }
 
   stats(release: number): ReleaseStats {
@@ -212,19 +144,20 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   /** Forwarded now, answered by the maintenance text, or held until something can serve it. */
   #admit(req: ClientRequest, res: ClientResponse, entry: Entry, requestId: string, client: ClientInfo, deadline: number | undefined): void {
     if (responseGone(res)) return;
-    const pause = this.#pause;
-    if (pause?.maintenance !== undefined) return this.#maintenance(res, pause.maintenance, requestId);
+    const pause = this.#admission.paused;
+    if (pause?.maintenance !== undefined) return answerMaintenance(res, pause.maintenance, requestId);
     const table = this.table;
     const choice = pause ? undefined : this.#affinity.choose(req, table, client, { path: entry.cookiePath, secure: entry.secure });
-    if (choice && this.#serves(choice, table)) return this.#forward(req, res, entry, requestId, client, table, choice);
+    if (choice && canServe(choice, table)) return this.#forward(req, res, entry, requestId, client, table, choice);
     const why = pause ? `${this.service} is paused` : choice ? `no instance of ${this.service} could take the request` : `no release of ${this.service} is serving`;
-    this.#holdOr(
-      res,
+    this.#admission.hold({
+      closer: res,
       deadline,
+      timeoutMs: this.#config.holdTimeout,
       why,
-      (until) => this.#admit(req, res, entry, requestId, client, until),
-      (message) => this.#answer(res, 503, message, requestId),
-    );
+      again: (until) => this.#admit(req, res, entry, requestId, client, until),
+      refuse: (message) => this.#answer(res, 503, message, requestId),
+    });
   }
 
   #forward(req: ClientRequest, res: ClientResponse, entry: Entry, requestId: string, client: ClientInfo, table: RouteTable, choice: Choice): void {
@@ -329,50 +262,43 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   interceptStatus(exchange: Exchange, target: Target, _status: number): boolean {
     const ex = exchange as ProxyExchange;
-    const { routes, retryOnOlder } = ex.table;
-    return (
-      retryOnOlder &&
-      !ex.forced &&
-      ex.idempotent &&
-      !isStreamed(ex.body) &&
-      routes.length > 1 &&
-      routes[0]!.targets.release === target.release &&
-      routes[routes.length - 1]!.targets.pick() !== undefined
-    );
+    const { routes } = ex.table;
+    return holdBackForStable(attemptContext(ex, target), () => routes[routes.length - 1]!.targets.pick() !== undefined);
   }
 
   attemptDone(exchange: Exchange, target: Target, r: AttemptResult): void {
     const ex = exchange as ProxyExchange;
     const connectionError = r.error !== undefined && r.status === 0;
     // A failure that was the client's (it left, dawdled, or sent what cannot be forwarded) is not the release's.
-    if (r.clientFault === undefined || r.status > 0) {
-      this.stats(target.release).record(r.status, r.latencyMs, connectionError, ex.forced);
-      if (!ex.forced) this.observer?.({ release: target.release, status: connectionError ? 0 : r.status, latencyMs: r.latencyMs, retry: ex.attempts > 1, routing: routingOf(ex.choice) });
-    }
+    if (r.clientFault === undefined || r.status > 0) this.#record(target.release, r.status, r.latencyMs, connectionError, ex.forced, ex.attempts > 1, ex.choice);
     if (r.responded) return;
     if (responseGone(ex.res)) return;
-    if (r.clientFault === 'invalid') return this.#reject(ex.res, 400, `the request cannot be forwarded: ${r.error?.message}`, ex.requestId);
-    if (r.clientFault === 'body-timeout') return this.#reject(ex.res, 408, r.error!.message, ex.requestId);
-    if (r.clientFault === 'gone') return void ex.res.destroy();
-    const failure = classifyUpstreamError(r.error);
+    const next = afterFailedAttempt(attemptContext(ex, target), r);
+    if (next.kind === 'client-fault') return this.#reject(ex.res, next.status, next.message, ex.requestId);
+    if (next.kind === 'client-gone') return void ex.res.destroy();
     if (r.error) this.#log.debug({ service: this.service, instance: target.id, state: target.state, code: (r.error as { code?: string }).code, err: r.error.message, status: r.status, retryable: r.retryable }, 'upstream attempt failed');
     // Passive health: a refused connection takes the instance out of rotation until its checks pass again.
-    if (failure === 'connect') target.emit('connect-failure');
-    const { routes, retryOnOlder } = ex.table;
-    const fromNewest = routes.length > 1 && routes[0]!.targets.release === target.release;
-    if (r.replaced || (r.retryable && fromNewest && retryOnOlder && !ex.forced)) {
-      // The canary failed an idempotent request (or never got it): the stable release answers instead.
-      this.stats(target.release).retries++;
-      return this.#attempt(ex, routes[routes.length - 1]!);
+    if (classifyUpstreamError(r.error) === 'connect') target.emit('connect-failure');
+    switch (next.kind) {
+      case 'retry-stable':
+        // The canary failed an idempotent request (or never got it): the stable release answers instead.
+        this.stats(target.release).countRetry();
+        return this.#attempt(ex, ex.table.routes[ex.table.routes.length - 1]!);
+      case 'retry-same':
+        this.stats(target.release).countRetry();
+        return this.#attempt(ex, ex.route);
+      case 'release-stopped':
+        return this.#answer(ex.res, next.status, next.message, ex.requestId);
+      case 'upstream-failed':
+        this.#log.warn({ service: this.service, release: target.release, instance: target.id, requestId: ex.requestId, err: r.error?.message }, 'upstream failed');
+        return this.#answer(ex.res, next.status, next.message, ex.requestId);
     }
-    if (r.retryable) {
-      this.stats(target.release).retries++;
-      return this.#attempt(ex, ex.route);
-    }
-    if (r.error instanceof DrainDeadlineError) return this.#answer(ex.res, 503, r.error.message, ex.requestId);
-    const timeout = failure === 'timeout';
-    this.#log.warn({ service: this.service, release: target.release, instance: target.id, requestId: ex.requestId, err: r.error?.message }, 'upstream failed');
-    this.#answer(ex.res, timeout ? 504 : 502, timeout ? 'upstream timed out' : 'upstream connection failed', ex.requestId);
+  }
+
+  /** What the canary analysis and the release's numbers learn of an answer (or a failed connection). */
+  #record(release: number, status: number, latencyMs: number, connectionError: boolean, forced: boolean, retry: boolean, choice: Choice): void {
+    this.stats(release).record(status, latencyMs, connectionError, forced);
+    if (!forced) this.observer?.({ release, status: connectionError ? 0 : status, latencyMs, retry, routing: routingOf(choice) });
   }
 
   /** An HTTP/1.1 upgrade (WebSocket) its front door routed here. */
@@ -389,21 +315,20 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   /** Like #admit: an upgrade waits for a routable instance (or the end of a pause) too, before its tunnel opens. */
   #admitUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry, requestId: string, client: ClientInfo, deadline: number | undefined): void {
     if (socket.destroyed) return;
-    const pause = this.#pause;
-    if (pause?.maintenance !== undefined) {
-      return endWithStatus(socket, 503, pause.maintenance, { 'retry-after': String(maintenanceRetryAfter), 'x-request-id': requestId });
-    }
+    const pause = this.#admission.paused;
+    if (pause?.maintenance !== undefined) return refuseUpgradeInMaintenance(socket, pause.maintenance, requestId);
     const choice = pause ? undefined : this.#affinity.choose(req, this.table, client, { path: entry.cookiePath, secure: entry.secure });
     const target = choice?.route.targets.pick(undefined, 'tunnel');
     if (!choice || !target) {
       const why = pause ? `${this.service} is paused` : `no release of ${this.service} is serving`;
-      return this.#holdOr(
-        socket,
+      return this.#admission.hold({
+        closer: socket,
         deadline,
+        timeoutMs: this.#config.holdTimeout,
         why,
-        (until) => this.#admitUpgrade(req, socket, head, entry, requestId, client, until),
-        (message) => endWithStatus(socket, 503, `${message} (request ${requestId})`, { 'retry-after': '1', 'x-request-id': requestId }),
-      );
+        again: (until) => this.#admitUpgrade(req, socket, head, entry, requestId, client, until),
+        refuse: (message) => endWithStatus(socket, 503, `${message} (request ${requestId})`, { 'retry-after': '1', 'x-request-id': requestId }),
+      });
     }
     (socket as Socket).setNoDelay?.(true);
     const forced = choice.forced !== undefined;
@@ -418,10 +343,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       requestId,
       setCookie: choice.setCookie,
       timeoutMs: target.timeoutMs,
-      onAnswer: (status, latencyMs) => {
-        this.stats(target.release).record(status, latencyMs, status === 0, forced);
-        if (!forced) this.observer?.({ release: target.release, status, latencyMs, retry: false, routing: routingOf(choice) });
-      },
+      onAnswer: (status, latencyMs) => this.#record(target.release, status, latencyMs, status === 0, forced, false, choice),
       onClose: () => this.#log.debug({ service: this.service, instance: target.id, requestId }, 'tunnel closed'),
     });
   }
@@ -431,17 +353,6 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.#count(status);
     closeAfter(res);
     this.#answer(res, status, message, requestId, status === 405 ? { allow: allowedMethods, ...extra } : extra);
-  }
-
-  /** A service in maintenance: 503 with its text as the whole body. */
-  #maintenance(res: ClientResponse, text: string, requestId: string): void {
-    writeHead(res, 503, undefined, {
-      'content-type': 'text/plain; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'x-request-id': requestId,
-      'retry-after': String(maintenanceRetryAfter),
-    });
-    res.end(text);
   }
 
   #count(status: number): void {
@@ -460,6 +371,11 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     });
     res.end(body);
   }
+}
+
+/** What the retry policy needs to know of an attempt that went to `target`. */
+function attemptContext(ex: ProxyExchange, target: Target): AttemptContext {
+  return { table: ex.table, release: target.release, forced: ex.forced, idempotent: ex.idempotent, streamed: isStreamed(ex.body) };
 }
 
 function routingOf(choice: Choice): ObservedRequest['routing'] {

@@ -6,7 +6,8 @@ import pino from 'pino';
 import { Affinity } from '../../src/proxy/affinity.ts';
 import { ReleaseTargets } from '../../src/proxy/release-targets.ts';
 import { FrontDoor } from '../../src/proxy/front-door.ts';
-import { ServiceProxy, type ProxyConfig } from '../../src/proxy/service-proxy.ts';
+import type { ProxyConfig } from '../../src/proxy/data-plane.ts';
+import { ServiceProxy } from '../../src/proxy/service-proxy.ts';
 import { Target } from '../../src/proxy/target.ts';
 import { freePort } from './ports.ts';
 

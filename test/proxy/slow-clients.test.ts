@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import type { ProxyConfig } from '../../src/proxy/service-proxy.ts';
+import type { ProxyConfig } from '../../src/proxy/data-plane.ts';
 import type { Target } from '../../src/proxy/target.ts';
 import { group, makeTarget, rawExchange, send, sha256, startProxy, startUpstream, type Handler, type RunningProxy } from '../helpers/upstream.ts';
 
