@@ -26,6 +26,8 @@ export interface ApiContext {
   tokens: TokenRegistry;
   /** Prometheus metrics, when the daemon keeps them. */
   metrics?: { contentType: string; render: () => Promise<string> } | undefined;
+  /** Resolves once the daemon has started (its socket answers from the first moment, as its lock). */
+  ready?: Promise<void>;
 }
 
 /** Who is asking: a local user on the Unix socket, or a token holder over HTTP. */
@@ -47,10 +49,17 @@ const service = (ctx: ApiContext, call: Call): string => {
 };
 
 const handlers: Record<RouteName, Handler> = {
-  status: (ctx, _req, res) => json(res, 200, statusOf(ctx)),
+  status: async (ctx, _req, res) => {
+    await synced(ctx);
+    json(res, 200, statusOf(ctx));
+  },
   restart: async (ctx, _req, res) => json(res, 200, await ctx.restart()),
   stop: (ctx, _req, res) => json(res, 200, ctx.stop()),
-  service: (ctx, _req, res, call) => json(res, 200, serviceStatus(ctx.engine.services.get(service(ctx, call))!)),
+  service: async (ctx, _req, res, call) => {
+    const s = ctx.engine.services.get(service(ctx, call))!;
+    await s.plane.sync?.();
+    json(res, 200, serviceStatus(s));
+  },
   deploy: (ctx, _req, res, { params, body }) =>
     stream(res, (listener) =>
       ctx.engine.deploy(
@@ -150,6 +159,7 @@ const handlers: Record<RouteName, Handler> = {
   },
   metrics: async (ctx, _req, res) => {
     if (!ctx.metrics) throw new ZddError('NOT_FOUND', 'this daemon has no metrics');
+    await synced(ctx);
     const body = await ctx.metrics.render();
     res.writeHead(200, { 'content-type': ctx.metrics.contentType, 'content-length': Buffer.byteLength(body) });
     res.end(body);
@@ -161,6 +171,11 @@ const handlers: Record<RouteName, Handler> = {
     json(res, 200, { revoked: params.name });
   },
 };
+
+/** Data-plane workers report in batches: a reading waits for what they have recorded so far. */
+async function synced(ctx: ApiContext): Promise<void> {
+  await Promise.all([...ctx.engine.services.values()].map((s) => s.plane.sync?.()));
+}
 
 function statusOf(ctx: ApiContext) {
   return { daemon: ctx.daemon, services: [...ctx.engine.services.values()].map(serviceStatus) };
@@ -192,6 +207,8 @@ export async function handleApi(ctx: ApiContext, req: IncomingMessage, res: Serv
     throw new ZddError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; use ${match.wrongMethod.join(' or ')}`);
   }
   const { name, route, params } = match;
+  // A command given while the daemon starts waits for it: the deploy it asks for then starts on a daemon that listens.
+  await ctx.ready;
   if (caller.via === 'http') {
     if (route.access === 'local') throw new ZddError('FORBIDDEN', `${route.method} ${route.path} is only served on the daemon's Unix socket`, "run it on the daemon's machine");
     if (!allows(caller.token.role, route.access)) {

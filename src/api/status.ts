@@ -1,6 +1,7 @@
 import { formatListen } from '../config/listen.ts';
 import type { CertificateStatus } from '../tls/index.ts';
 import type { AnalysisSnapshot, ServiceState } from '../deploy/service-state.ts';
+import type { DataPlaneWorker } from '../proxy/data-plane.ts';
 import type { ReleaseStatsView } from '../proxy/release-stats.ts';
 import type { LogDrops } from '../runtime/log-file.ts';
 import type { ReleaseSet } from '../release/release-set.ts';
@@ -55,6 +56,8 @@ export interface ServiceStatus {
   } | null;
   /** Log output lost by the instances shown here, together. */
   logDrops: { lines: number; bytes: number };
+  /** The data-plane worker processes serving its address (proxy.workers), or null when the daemon serves it itself. */
+  workers: DataPlaneWorker[] | null;
   /** Requests the proxy refused itself since zdd started (malformed, too slow, over a limit), by status. */
   rejected: Record<string, number>;
   /** The listen address zdd.yaml names when the proxy does not listen there yet (zdd restart moves it). */
@@ -111,6 +114,7 @@ export function serviceStatus(s: ServiceState): ServiceStatus {
     name: s.name,
     listen: formatListen(s.config.listen),
     rejected: { ...s.plane.rejections },
+    workers: s.plane.workers?.() ?? null,
     pendingListen: s.pendingListen ? formatListen(s.pendingListen) : null,
     pendingFrontDoor: s.pendingFrontDoor ? [...s.pendingFrontDoor] : null,
     hosts: [...(s.config.hosts ?? [])],

@@ -32,6 +32,9 @@ export function serviceRouteIssues(services: Services, lines: Lines): ConfigIssu
         if (isWildcard(h)) issue(name, ['hosts', String(i)], `"${h}": ACME validates a wildcard name only over DNS (DNS-01), which zdd does not do; list the names, or use tls: { cert, key } with a wildcard certificate`);
       });
     }
+    if (spec.tls && typeof spec.proxy.workers === 'number' && spec.proxy.workers > 0) {
+      issue(name, ['proxy', 'workers'], 'a TLS address is served by the daemon process itself (data-plane workers serve plain HTTP only, for now): write workers: 0 or auto');
+    }
     if (!spec.tls) {
       if (spec.redirectHttp) issue(name, ['redirectHttp'], 'needs tls: it redirects plain HTTP to https on listen');
       if (spec.hsts !== undefined) issue(name, ['hsts'], 'needs tls: browsers ignore Strict-Transport-Security over plain HTTP');
@@ -164,6 +167,7 @@ const listenerSettings = [
   { key: 'headerTimeout', show: (s: ServiceSpec) => formatDuration(s.proxy.headerTimeout) },
   { key: 'maxConnectionsPerClient', show: (s: ServiceSpec) => String(s.proxy.maxConnectionsPerClient) },
   { key: 'trustedNetworks', show: (s: ServiceSpec) => `[${[...s.proxy.trustedNetworks].sort().join(', ')}]` },
+  { key: 'workers', show: (s: ServiceSpec) => String(s.proxy.workers) },
 ] as const;
 
 function listenerSettingIssues(address: string, owners: Listener[], lines: Lines): ConfigIssue[] {

@@ -206,6 +206,7 @@ export const proxyDefaults = {
   sendTimeout: 60_000,
   maxConnectionsPerClient: 512,
   trustedNetworks: ['127.0.0.0/8', '::1/128'],
+  workers: 'auto' as 'auto' | number,
 };
 
 const proxy = z
@@ -230,6 +231,11 @@ const proxy = z
     maxConnectionsPerClient: z.number().int().min(1).default(proxyDefaults.maxConnectionsPerClient),
     /** Clients allowed to force a release, whose X-Forwarded-* headers are believed (a local TLS terminator). */
     trustedNetworks: z.array(network).default(proxyDefaults.trustedNetworks),
+    /**
+     * Data-plane processes for this service's address: 0 serves requests in the daemon process itself;
+     * auto picks from the machine's cores (src/proxy/workers/worker-count.ts).
+     */
+    workers: z.union([z.literal('auto'), z.number().int().min(0).max(64)], { error: 'expected auto or a whole number of processes from 0 to 64' }).default('auto'),
   })
   .default(proxyDefaults);
 

@@ -17,7 +17,11 @@ import { DeployEngine } from '../deploy/engine.ts';
 import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
 import type { ServiceConfig } from '../config/load.ts';
-import { FrontDoor } from '../proxy/front-door.ts';
+import { FrontDoor, type AddressWorkers, type ServiceSite } from '../proxy/front-door.ts';
+import { formatListen } from '../config/listen.ts';
+import { RemotePlane } from '../proxy/workers/remote-plane.ts';
+import { WorkerGroup } from '../proxy/workers/worker-group.ts';
+import { workerCount } from '../proxy/workers/worker-count.ts';
 import type { CertificateSite, CertificateStore } from '../tls/index.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
@@ -114,7 +118,10 @@ export class Daemon {
         return store ? { store: store.health(), droppedLogLines: opts.droppedLogLines?.() ?? 0 } : null;
       },
     };
+    let started!: () => void;
+    const ready = new Promise<void>((resolve) => (started = resolve));
     const apiContext = {
+      ready,
       get engine() {
         return engine!;
       },
@@ -138,6 +145,7 @@ export class Daemon {
     // From here on this process holds the data dir. A start that fails lets go of all it took (ports,
     // instances, the socket, daemon.json, the database) before the error is reported, so the process can exit.
     let front: FrontDoor | undefined;
+    let workers: Map<string, WorkerGroup> | undefined;
     let certificates: CertificateStore | undefined;
     let control: ControlListener | undefined;
     try {
@@ -154,11 +162,35 @@ export class Daemon {
 
       const secret = loadSecret(dataDir, (m) => log.warn(m));
       const services = new Map<string, ServiceState>();
-      const proxies = new Map<string, ServiceProxy>();
+      const proxies = new Map<string, ServiceSite>();
+      // Plain-HTTP addresses with proxy.workers > 0 are served by data-plane processes (one group per
+      // address; the services on an address agree on the number, config checks see to it).
+      workers = new Map<string, WorkerGroup>();
       for (const svc of config.services.values()) {
-        const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret });
-        proxies.set(svc.name, proxy);
-        services.set(svc.name, new ServiceState(svc, proxy));
+        const count = workerCount(svc.proxy.workers, svc.tls !== undefined);
+        const listen = formatListen(svc.listen);
+        if (count === 0) {
+          const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret });
+          proxies.set(svc.name, proxy);
+          services.set(svc.name, new ServiceState(svc, proxy));
+        } else {
+          let group = workers.get(listen);
+          if (!group) {
+            const onAddress = [...config.services.values()].filter((s) => formatListen(s.listen) === listen);
+            group = new WorkerGroup({
+              listen,
+              count,
+              secret,
+              log,
+              services: onAddress.map((s) => ({ name: s.name, listen: s.listen, hosts: [...(s.hosts ?? [])], paths: [...(s.paths ?? [])], stripPrefix: s.stripPrefix ?? false, proxy: s.proxy })),
+            });
+            workers.set(listen, group);
+          }
+          const plane = new RemotePlane(svc.name, group, svc.proxy);
+          group.attach(plane);
+          proxies.set(svc.name, plane);
+          services.set(svc.name, new ServiceState(svc, plane));
+        }
         store.ensureService(svc.name);
       }
       const sites = certificateSites([...config.services.values()]);
@@ -173,13 +205,18 @@ export class Daemon {
       for (const svc of services.values()) {
         if (svc.config.tls) svc.certificate = () => certificateStore?.status().find((c) => c.service === svc.name);
       }
-      front = new FrontDoor([...config.services.values()], proxies, certificates);
+      front = new FrontDoor([...config.services.values()], proxies, certificates, workers as ReadonlyMap<string, AddressWorkers>);
       const tlsFiles = certificates;
       // Notifications (zdd.yaml's notify), read again as each deployment starts; the engine closes it at shutdown.
       const notifier = new Notifier({ config: config.notify, reload: () => loadConfig(configPath).notify, store, log, dashboardUrl: () => control?.url });
       // Prometheus metrics (GET /metrics), read from the services at each scrape and told of deployments.
       metrics = new DaemonMetrics({ services, retentionMs: retentionFromEnv() });
       engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()), observer: observeAll([notifier, metrics.observer]) }, services, () => loadConfig(configPath));
+      // After the engine exists (the API answers from here on); before anything is routed or listened on.
+      for (const [listen, group] of workers) {
+        await group.start();
+        log.info(`${group.size} data-plane worker${group.size === 1 ? '' : 's'} serve ${listen}`);
+      }
       if (config.control) control = new ControlListener({ spec: config.control, api: apiContext, auth: new Authenticator(tokens), log, dashboard: createDashboard() });
       const controlListener = control;
       if (controlListener && !opts.takeover) await listenControl(() => activated.serve(controlListener.spec.listen, controlListener, controlListener.key), controlListener.address, configPath);
@@ -209,11 +246,14 @@ export class Daemon {
       for (const a of front.addresses) log.info({ services: a.services }, `proxy listening on ${a.listen}${a.listener.secure ? ' (TLS, HTTP/2)' : ''}`);
       if (control) log.info(`control API and dashboard on ${control.url} (tokens: zdd token create)`);
       log.info({ dataDir, socket }, `zdd ${version} ready`);
+      started();
       return daemon;
     } catch (err) {
       certificates?.close();
       await control?.close();
+      started();
       await abandonStart({ api, socket, dataDir, front, engine, store, log });
+      await Promise.all([...(workers?.values() ?? [])].map((g) => g.stop()));
       throw err;
     }
   }
@@ -295,6 +335,7 @@ export class Daemon {
     await this.#front.connectionsClosed(grace);
     await this.engine.shutdown();
     this.#front.closeAllConnections();
+    await this.#front.stopWorkers();
     this.#certificates?.close();
     this.#control?.server.closeAllConnections();
     await controlClosed;
@@ -314,6 +355,7 @@ export class Daemon {
       this.#front.closeAllConnections();
       this.#certificates?.close();
       await closing;
+      await this.#front.stopWorkers();
       await controlClosed;
       await new Promise<void>((resolve) => this.#api.close(() => resolve()));
       this.#api.closeAllConnections();

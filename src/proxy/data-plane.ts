@@ -47,4 +47,18 @@ export interface DataPlane {
   resume(): boolean;
   /** Requests waiting for a routable instance or for the end of a pause. */
   readonly held: number;
+  /** Data-plane worker processes carrying the requests (proxy.workers); absent when the daemon serves them itself. */
+  readonly workers?: () => DataPlaneWorker[];
+  /** Resolves once the workers' records so far have arrived (a reading that must count every answered request). */
+  readonly sync?: () => Promise<void>;
+}
+
+/** One data-plane worker process, as status shows it. */
+export interface DataPlaneWorker {
+  worker: number;
+  pid: number | null;
+  /** Client connections it serves now. */
+  connections: number;
+  /** Its event loop's delay over the last second (ms), once it has reported. */
+  loopDelayMs: { mean: number; p99: number; max: number } | null;
 }

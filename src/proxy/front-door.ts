@@ -1,14 +1,37 @@
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ServiceConfig } from '../config/load.ts';
 import { formatListen, type ListenAddress } from '../config/listen.ts';
 import { requestHost, writeHead, type ClientRequest, type ClientResponse, type Entry } from './client-exchange.ts';
 import { HostRouter, normaliseHost, upstreamUrl, type RouteEntry, type RouteMatch } from './host-router.ts';
-import { ProxyListener, type TlsSource } from './listener.ts';
+import { ProxyListener, type ListenerSettings, type TlsSource } from './listener.ts';
 import { endWithStatus } from './raw-response.ts';
 import { allowedMethods, checkRequest } from './request-checks.ts';
-import type { ServiceProxy } from './service-proxy.ts';
+
+/** What the front door routes a service's requests to: its proxy (ServiceProxy), or its workers' stand-in. */
+export interface ServiceSite {
+  readonly service: string;
+  readonly listenerSettings: ListenerSettings;
+  onListenerSettings: (() => void) | undefined;
+  countRefusal(status: number): void;
+  handle(req: ClientRequest, res: ClientResponse, entry: Entry): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry): void;
+}
+
+/** Data-plane worker processes serving the connections of one plain-HTTP address (src/proxy/workers). */
+export interface AddressWorkers {
+  handoff(socket: Socket, release: () => void): void;
+  /** Handing over to the next daemon: each connection closes after its next response. */
+  stopAccepting(): void;
+  connectionsClosed(deadlineMs: number): Promise<void>;
+  /** Stopping: idle keep-alive connections close now, busy ones after their response. */
+  closeIdle(): void;
+  closeAll(): void;
+  /** The processes exit (after everything else has drained). */
+  stop(): Promise<void>;
+}
 
 // zdd's front door: every address zdd.yaml names, each shared by the services listening there and
 // told apart by host and path, over plain HTTP or TLS (HTTP/2 and HTTP/1.1), plus the plain-HTTP
@@ -16,7 +39,7 @@ import type { ServiceProxy } from './service-proxy.ts';
 
 /** What a route leads to: a service's proxy, or a redirect to https. */
 type Site =
-  | { kind: 'service'; proxy: ServiceProxy; hsts: string | undefined }
+  | { kind: 'service'; proxy: ServiceSite; hsts: string | undefined }
   | { kind: 'redirect'; service: string; httpsPort: number };
 
 /** Certificates: the TLS listeners' (SNI, TLS-ALPN-01) and the HTTP-01 answers for the plain ones (src/tls's CertificateStore). */
@@ -38,6 +61,8 @@ export interface FrontDoorAddress {
   /** Which config key made it, for error messages: `services.web.listen`. */
   key: string;
   listener: ProxyListener;
+  /** Worker processes serve its connections (plain HTTP with proxy.workers > 0). */
+  workers: AddressWorkers | undefined;
 }
 
 export class FrontDoor {
@@ -45,9 +70,10 @@ export class FrontDoor {
 
   /**
    * `services` in zdd.yaml's order (config checks have made sure addresses, hosts and paths fit
-   * together); `proxies` by service name; `certificates` when any service has tls.
+   * together); `proxies` by service name; `certificates` when any service has tls; `workers` by
+   * address (formatListen) for the addresses data-plane workers serve.
    */
-  constructor(services: readonly FrontDoorService[], proxies: ReadonlyMap<string, ServiceProxy>, certificates: Certificates | undefined) {
+  constructor(services: readonly FrontDoorService[], proxies: ReadonlyMap<string, ServiceSite>, certificates: Certificates | undefined, workers: ReadonlyMap<string, AddressWorkers> = new Map()) {
     const byAddress = new Map<string, { address: ListenAddress; key: string; secure: boolean; entries: RouteEntry<Site>[]; services: string[] }>();
     const at = (address: ListenAddress, key: string, secure: boolean) => {
       const listen = formatListen(address);
@@ -79,6 +105,7 @@ export class FrontDoor {
       const refused = (status: number) => {
         for (const p of serviceProxies.length > 0 ? serviceProxies : [settingsFrom]) p.countRefusal(status);
       };
+      const handedTo = a.secure ? undefined : workers.get(listen);
       const listener = new ProxyListener(
         a.address,
         settingsFrom.listenerSettings,
@@ -86,10 +113,11 @@ export class FrontDoor {
           request: (req, res, secure) => this.#request(router, req, res, secure, refused, certificates),
           upgrade: (req, socket, head, secure) => this.#upgrade(router, req, socket, head, secure, refused),
           refused,
+          ...(handedTo ? { handoff: (socket: Socket, release: () => void) => handedTo.handoff(socket, release) } : {}),
         },
         a.secure ? certificates : undefined,
       );
-      this.#addresses.set(listen, { listen, address: a.address, services: a.services, key: a.key, listener });
+      this.#addresses.set(listen, { listen, address: a.address, services: a.services, key: a.key, listener, workers: handedTo });
     }
   }
 
@@ -110,24 +138,36 @@ export class FrontDoor {
   }
 
   /** New `proxy` settings of a service apply to the listeners it is on. */
-  reconfigure(service: ServiceProxy): void {
+  reconfigure(service: ServiceSite): void {
     for (const a of this.#addresses.values()) if (a.services.includes(service.service)) a.listener.configure(service.listenerSettings);
   }
 
   stopAccepting(): void {
-    for (const a of this.#addresses.values()) a.listener.stopAccepting();
+    for (const a of this.#addresses.values()) {
+      a.listener.stopAccepting();
+      a.workers?.stopAccepting();
+    }
   }
 
   async connectionsClosed(deadlineMs: number): Promise<void> {
-    await Promise.all([...this.#addresses.values()].map((a) => a.listener.connectionsClosed(deadlineMs)));
+    await Promise.all([...this.#addresses.values()].flatMap((a) => [a.listener.connectionsClosed(deadlineMs), a.workers?.connectionsClosed(deadlineMs)]));
   }
 
   async close(): Promise<void> {
+    for (const a of this.#addresses.values()) a.workers?.closeIdle();
     await Promise.all([...this.#addresses.values()].map((a) => a.listener.close()));
   }
 
   closeAllConnections(): void {
-    for (const a of this.#addresses.values()) a.listener.closeAllConnections();
+    for (const a of this.#addresses.values()) {
+      a.listener.closeAllConnections();
+      a.workers?.closeAll();
+    }
+  }
+
+  /** Last: the data-plane workers exit (the drains they took part in are over). */
+  async stopWorkers(): Promise<void> {
+    await Promise.all([...this.#addresses.values()].map((a) => a.workers?.stop()));
   }
 
   #request(router: HostRouter<Site>, req: ClientRequest, res: ClientResponse, secure: boolean, refused: (status: number) => void, certificates: Certificates | undefined): void {

@@ -17,6 +17,11 @@ export interface ListenerHooks {
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean) => void;
   /** The listener answered a request itself (a parse error, a timeout, a limit): counted by status. */
   refused: (status: number) => void;
+  /**
+   * Data-plane workers serve this (plain HTTP) address: each accepted connection, within its client's
+   * limit, goes to them unread; `release` frees the client's slot once the worker reports it closed.
+   */
+  handoff?: (socket: Socket, release: () => void) => void;
 }
 
 /** The listener settings that can change while it runs (the `proxy` settings of the services on it). */
@@ -126,6 +131,12 @@ export class ProxyListener {
       endWithStatus(socket, status, status === 408 ? `request headers not received within ${formatDuration(this.#settings.headerTimeout)}` : '');
     });
     if (!certificates) {
+      const handoff = hooks.handoff;
+      if (handoff) {
+        // Not a byte is read here: the worker's HTTP parser gets the connection as the client sent it.
+        this.#tcp = net.createServer({ pauseOnConnect: true }, (socket) => this.#handOff(socket, handoff));
+        return;
+      }
       this.#http1.on('connection', (socket: Socket) => void this.#accept(socket));
       return;
     }
@@ -178,6 +189,19 @@ export class ProxyListener {
       if (!this.#accept(socket)) return;
       certificates.routeTlsConnection(socket, (s) => this.#tls!.emit('connection', s));
     });
+  }
+
+  /**
+   * In a data-plane worker: serve connections the daemon accepted and handed over (the listener never
+   * listens itself). Node's HTTP server watches header timeouts only once it is "listening", so it is told.
+   */
+  serveHandedConnections(): void {
+    this.#http1.emit('listening');
+  }
+
+  /** In a data-plane worker: one connection the daemon accepted. */
+  feed(socket: Socket): void {
+    this.#http1.emit('connection', socket);
   }
 
   /** The listening socket: what a restart hands over to the next daemon. */
@@ -283,6 +307,27 @@ export class ProxyListener {
     }
     socket.once('close', () => this.#forget(socket));
     return true;
+  }
+
+  /** Workers serve this address: the client's limit is checked here, where every connection is seen. */
+  #handOff(socket: Socket, handoff: NonNullable<ListenerHooks['handoff']>): void {
+    const ip = peerAddress(socket);
+    let release = () => undefined as void;
+    if (!this.#settings.trusted.has(ip)) {
+      if (!this.clients.admitConnection(ip, this.#settings.maxConnectionsPerClient)) {
+        socket.on('error', () => undefined);
+        this.#hooks.refused(429);
+        endWithStatus(socket, 429, `too many connections from ${ip}`, { 'retry-after': '1' });
+        return;
+      }
+      let released = false;
+      release = () => {
+        if (released) return;
+        released = true;
+        this.clients.releaseConnection(ip);
+      };
+    }
+    handoff(socket, release);
   }
 
   /** A finished TLS handshake: the protocol ALPN chose takes the connection. */

@@ -32,6 +32,16 @@ export interface TargetOptions {
   timeoutMs: number;
 }
 
+/**
+ * A target whose requests run in data-plane worker processes (src/proxy/workers): they drain and drop
+ * their own copies, and a drain here waits for theirs.
+ */
+export interface RemoteWork {
+  /** Resolves with the requests and tunnels the workers cut off at the deadline. */
+  drain(timeoutMs: number): Promise<number>;
+  destroy(): void;
+}
+
 export interface DrainResult {
   /** Requests and tunnels still open at the deadline, cut off. */
   cancelled: number;
@@ -55,6 +65,8 @@ export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'conn
   /** Upper bound on waiting for the instance's response headers (proxy.timeout). */
   readonly timeoutMs: number;
   readonly #active = new Set<Cancellable>();
+  /** Set when worker processes carry this target's requests (then `inFlight` is theirs, as last reported). */
+  remote: RemoteWork | undefined;
 
   constructor(o: TargetOptions) {
     super();
@@ -133,7 +145,11 @@ export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'conn
   async #drain(timeoutMs: number): Promise<DrainResult> {
     this.transition('draining');
     let cancelled = 0;
-    if (this.inFlight > 0) {
+    // Read after the transition: whoever routes this target hears of the drain through it.
+    if (this.remote) {
+      cancelled = await this.remote.drain(timeoutMs);
+      this.inFlight = 0;
+    } else if (this.inFlight > 0) {
       const idle = new Promise<void>((resolve) => this.once('idle', resolve));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
@@ -153,6 +169,7 @@ export class Target extends EventEmitter<{ idle: []; state: [TargetState]; 'conn
    */
   async destroy(): Promise<void> {
     this.transition('removed');
+    this.remote?.destroy();
     await this.pool.destroy().catch(() => undefined);
   }
 }

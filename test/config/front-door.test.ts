@@ -280,6 +280,7 @@ describe('services sharing one listen address', () => {
     ['headerTimeout', '5s', /^5s differs from services\.api\.proxy\.headerTimeout \(10s, the default\), and both services are on 0\.0\.0\.0:8080: it is a setting of the shared listener/],
     ['maxConnectionsPerClient', '4', /^4 differs from services\.api\.proxy\.maxConnectionsPerClient \(512, the default\)/],
     ['trustedNetworks', '[10.0.0.0/8]', /^\[10\.0\.0\.0\/8\] differs from services\.api\.proxy\.trustedNetworks \(\[127\.0\.0\.0\/8, ::1\/128\], the default\)/],
+    ['workers', '2', /^2 differs from services\.api\.proxy\.workers \(auto, the default\)/],
   ] as const) {
     it(`requires one proxy.${key} on a shared address, naming the key and both services`, () => {
       const issue = onlyIssue(services(['api', '    listen: ":8080"\n    hosts: [a.test]\n'], ['web', `    listen: ":8080"\n    proxy:\n      ${key}: ${value}\n`]), `services.web.proxy.${key}`);
@@ -293,6 +294,24 @@ describe('services sharing one listen address', () => {
     assert.equal(parseConfig(services(['api', `    listen: ":8080"\n    hosts: [a.test]\n    proxy: { trustedNetworks:${list[0]} }\n`], ['web', `    listen: ":8080"\n    proxy: { trustedNetworks:${list[1]} }\n`]), file).services.size, 2);
     const issue = onlyIssue(services(['api', '    listen: ":8080"\n    hosts: [a.test]\n    proxy: { headerTimeout: 5s }\n'], ['web', '    listen: ":8080"\n']), 'services.web.proxy.headerTimeout');
     assert.match(issue.message, /^10s \(the default\) differs from services\.api\.proxy\.headerTimeout \(5s, line 6\)/);
+  });
+});
+
+describe('proxy.workers', () => {
+  it('takes auto (the default) or a number of processes from 0 to 64', () => {
+    assert.equal(parseConfig(services(['web', '    listen: ":8080"\n']), file).services.get('web')!.proxy.workers, 'auto');
+    assert.equal(parseConfig(services(['web', '    listen: ":8080"\n    proxy: { workers: 3 }\n']), file).services.get('web')!.proxy.workers, 3);
+    for (const bad of ['-1', '65', '1.5', 'many']) {
+      const issue = onlyIssue(services(['web', `    listen: ":8080"\n    proxy: { workers: ${bad} }\n`]), 'services.web.proxy.workers');
+      assert.equal(issue.line, 5);
+    }
+  });
+
+  it('refuses workers on a TLS address, naming the key and line', () => {
+    const issue = onlyIssue(services(['web', '    listen: ":443"\n    tls: { cert: c.pem, key: k.pem }\n    proxy: { workers: 2 }\n']), 'services.web.proxy.workers');
+    assert.equal(issue.line, 6);
+    assert.match(issue.message, /TLS address is served by the daemon process itself/);
+    assert.equal(parseConfig(services(['web', '    listen: ":443"\n    tls: { cert: c.pem, key: k.pem }\n    proxy: { workers: 0 }\n']), file).services.size, 1);
   });
 });
 

@@ -71,6 +71,7 @@ describe('a valid minimal config', () => {
         sendTimeout: 60_000,
         maxConnectionsPerClient: 512,
         trustedNetworks: ['127.0.0.0/8', '::1/128'],
+        workers: 'auto',
       },
     });
   });

@@ -1,0 +1,311 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { DataPlaneWorker } from '../data-plane.ts';
+import type { AddressWorkers } from '../front-door.ts';
+import type { RemotePlane, WorkerChannel } from './remote-plane.ts';
+import { recordFields, type FromWorker, type ToWorker, type WorkerReport, type WorkerService } from './protocol.ts';
+
+// The data-plane worker processes of one plain-HTTP address. The daemon keeps the listening socket (so
+// zdd restart and socket activation hand over one socket, as before) and accepts each connection without
+// reading it; the worker with the fewest connections gets it over IPC and serves it from then on. Only
+// new connections cost the daemon anything; requests on them never touch its event loop.
+
+/** The worker's entry: the compiled .js next to this file in a build, the .ts in a checkout. */
+const entry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url));
+
+/** A worker that died within this long of its start is restarted after a pause, not at once. */
+const crashLoopMs = 2_000;
+
+interface Slot {
+  index: number;
+  child: ChildProcess;
+  ready: boolean;
+  connections: number;
+  /** Per service: in flight per instance, as last reported. */
+  inFlight: Map<string, Map<string, number>>;
+  loop: WorkerReport['loop'];
+  startedAt: number;
+}
+
+interface Pending {
+  left: Set<Slot>;
+  cancelled: number;
+  resolve: (cancelled: number) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface WorkerGroupOptions {
+  listen: string;
+  count: number;
+  services: WorkerService[];
+  secret: Buffer;
+  log: Logger;
+  holdCap?: number;
+}
+
+export class WorkerGroup implements AddressWorkers, WorkerChannel {
+  readonly listen: string;
+  readonly size: number;
+  readonly #o: WorkerGroupOptions;
+  readonly #log: Logger;
+  readonly #planes: RemotePlane[] = [];
+  readonly #slots: (Slot | undefined)[];
+  readonly #connections = new Map<number, { slot: Slot; release: () => void }>();
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  #nextConnection = 0;
+  #stopping = false;
+  /** Workers restarted after they died. */
+  restarts = 0;
+
+  constructor(o: WorkerGroupOptions) {
+    this.listen = o.listen;
+    this.size = o.count;
+    this.#o = o;
+    this.#log = o.log;
+    this.#slots = new Array<Slot | undefined>(o.count).fill(undefined);
+  }
+
+  /** The stand-ins of the group's services, in the order of `services`. */
+  attach(plane: RemotePlane): void {
+    this.#planes.push(plane);
+  }
+
+  /** Every worker running and told the services. */
+  async start(): Promise<void> {
+    await Promise.all(this.#slots.map((_, i) => this.#spawn(i)));
+  }
+
+  /** Each worker: its pid, its connections and its event-loop delay over its last second. */
+  processes(): DataPlaneWorker[] {
+    return this.#slots.flatMap((s) => (s ? [{ worker: s.index, pid: s.child.pid ?? null, connections: s.connections, loopDelayMs: s.loop ?? null }] : []));
+  }
+
+  handoff(socket: Socket, release: () => void): void {
+    let best: Slot | undefined;
+    for (const s of this.#slots) if (s?.ready && (!best || s.connections < best.connections)) best = s;
+    if (!best) {
+      // Every worker is being replaced this instant: the client retries on a new connection.
+      release();
+      return void socket.destroy();
+    }
+    const id = ++this.#nextConnection;
+    const slot = best;
+    slot.connections++;
+    this.#connections.set(id, { slot, release });
+    socket.on('error', () => undefined);
+    slot.child.send({ type: 'connection', id } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
+      if (err) this.#closed(id);
+    });
+  }
+
+  broadcast(m: ToWorker): void {
+    for (const s of this.#slots) if (s?.ready) s.child.send(m);
+  }
+
+  drain(service: string, target: string, timeoutMs: number): Promise<number> {
+    return this.#ask((seq) => ({ type: 'drain', seq, service, target, timeoutMs }), timeoutMs + 5_000);
+  }
+
+  /** Resolves once every worker has sent what it recorded until now. */
+  async sync(): Promise<void> {
+    await this.#ask((seq) => ({ type: 'flush', seq }), 2_000);
+  }
+
+  stopAccepting(): void {
+    this.broadcast({ type: 'stop-accepting' });
+  }
+
+  async connectionsClosed(deadlineMs: number): Promise<void> {
+    await this.#ask((seq) => ({ type: 'connections-closed', seq, deadlineMs }), deadlineMs + 2_000);
+  }
+
+  closeIdle(): void {
+    this.broadcast({ type: 'close-idle' });
+  }
+
+  closeAll(): void {
+    this.broadcast({ type: 'close-all' });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      this.#slots.map(async (s) => {
+        if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => s.child.once('exit', () => resolve()));
+        // A worker ends when its channel does; one that does not within 5 s is killed.
+        if (s.child.connected) s.child.disconnect();
+        const timer = setTimeout(() => s.child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  /** Sends a question to every ready worker and sums their answers (a worker that dies counts as answered). */
+  #ask(make: (seq: number) => ToWorker, safetyMs: number): Promise<number> {
+    const seq = ++this.#seq;
+    const left = new Set(this.#slots.filter((s): s is Slot => s?.ready === true));
+    if (left.size === 0) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const p: Pending = {
+        left,
+        cancelled: 0,
+        resolve,
+        // A worker that never answers must not hold up a drain or a shutdown.
+        timer: setTimeout(() => this.#settle(seq), safetyMs),
+      };
+      this.#pending.set(seq, p);
+      for (const s of left) s.child.send(make(seq));
+    });
+  }
+
+  #answered(seq: number, slot: Slot, cancelled: number): void {
+    const p = this.#pending.get(seq);
+    if (!p || !p.left.delete(slot)) return;
+    p.cancelled += cancelled;
+    if (p.left.size === 0) this.#settle(seq);
+  }
+
+  #settle(seq: number): void {
+    const p = this.#pending.get(seq);
+    if (!p) return;
+    this.#pending.delete(seq);
+    clearTimeout(p.timer);
+    p.resolve(p.cancelled);
+  }
+
+  #spawn(index: number): Promise<void> {
+    const child = fork(entry, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ZDD_WORKER_LOG_LEVEL: this.#log.level },
+    });
+    const slot: Slot = { index, child, ready: false, connections: 0, inFlight: new Map(), loop: undefined, startedAt: Date.now() };
+    this.#slots[index] = slot;
+    return new Promise((resolve, reject) => {
+      const failed = (err: Error) => {
+        if (!slot.ready) reject(new Error(`data-plane worker ${index} for ${this.listen} did not start: ${err.message}`));
+      };
+      child.once('error', failed);
+      child.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          slot.ready = true;
+          // What the others know, this one learns before its first connection.
+          for (const plane of this.#planes) for (const msg of plane.replay()) child.send(msg);
+          resolve();
+        } else {
+          this.#message(slot, m);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        failed(new Error(`exited (${signal ?? code})`));
+        this.#exited(slot, code, signal);
+      });
+      child.send({ type: 'init', index, services: this.#o.services, secret: this.#o.secret, ...(this.#o.holdCap !== undefined ? { holdCap: this.#o.holdCap } : {}) } satisfies ToWorker);
+    });
+  }
+
+  #message(slot: Slot, m: FromWorker): void {
+    switch (m.type) {
+      case 'report':
+        return this.#report(slot, m);
+      case 'closed':
+        return this.#closed(m.id);
+      case 'held':
+        return this.#plane(m.service)?.setHeld(slot.index, m.count);
+      case 'connect-failure':
+        return this.#plane(m.service)?.connectFailure(m.target);
+      case 'drained':
+        return this.#answered(m.seq, slot, m.cancelled);
+      case 'connections-closed':
+      case 'flushed':
+        return this.#answered(m.seq, slot, 0);
+      case 'log':
+        return this.#relayLog(m.line);
+      case 'ready':
+        return;
+    }
+  }
+
+  #report(slot: Slot, r: WorkerReport): void {
+    const rec = r.records;
+    for (let i = 0; i + recordFields <= rec.length; i += recordFields) {
+      this.#planes[rec[i]!]?.applyRecord(rec[i + 1]!, rec[i + 2]!, rec[i + 3]!, rec[i + 4]!, rec[i + 5]!);
+    }
+    for (const [service, status, count] of r.rejections) this.#plane(service)?.addRejections(status, count);
+    if (r.loop) slot.loop = r.loop;
+    slot.inFlight = new Map();
+    for (const [service, target, n] of r.inFlight) {
+      let m = slot.inFlight.get(service);
+      if (!m) slot.inFlight.set(service, (m = new Map()));
+      m.set(target, n);
+    }
+    this.#sumInFlight();
+  }
+
+  #sumInFlight(): void {
+    const sums = new Map<string, Map<string, number>>();
+    for (const s of this.#slots) {
+      if (!s) continue;
+      for (const [service, m] of s.inFlight) {
+        let sum = sums.get(service);
+        if (!sum) sums.set(service, (sum = new Map()));
+        for (const [target, n] of m) sum.set(target, (sum.get(target) ?? 0) + n);
+      }
+    }
+    for (const [service, m] of sums) {
+      const plane = this.#plane(service);
+      for (const [target, n] of m) plane?.setInFlight(target, n);
+    }
+  }
+
+  #closed(id: number): void {
+    const c = this.#connections.get(id);
+    if (!c) return;
+    this.#connections.delete(id);
+    c.slot.connections--;
+    c.release();
+  }
+
+  #plane(service: string): RemotePlane | undefined {
+    return this.#planes.find((p) => p.service === service);
+  }
+
+  #relayLog(line: string): void {
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, time: _time, ...rest } = entry;
+    const n = typeof level === 'number' ? level : 30;
+    const method = n >= 60 ? 'fatal' : n >= 50 ? 'error' : n >= 40 ? 'warn' : n >= 30 ? 'info' : n >= 20 ? 'debug' : 'trace';
+    this.#log[method](rest, typeof msg === 'string' ? msg : '');
+  }
+
+  #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
+    slot.ready = false;
+    // Its connections are gone with it; so are its in-flight counts and held requests.
+    for (const [id, c] of this.#connections) if (c.slot === slot) this.#closed(id);
+    for (const seq of [...this.#pending.keys()]) this.#answered(seq, slot, 0);
+    slot.inFlight = new Map();
+    this.#sumInFlight();
+    for (const plane of this.#planes) plane.setHeld(slot.index, 0);
+    if (this.#stopping) return;
+    this.restarts++;
+    const quick = Date.now() - slot.startedAt < crashLoopMs;
+    this.#log.error({ worker: slot.index, pid: slot.child.pid, code, signal }, `data-plane worker ${slot.index} for ${this.listen} exited (${signal ?? `code ${code}`}); starting another${quick ? ' in 1 s' : ''}`);
+    const again = () => {
+      if (this.#stopping) return;
+      this.#spawn(slot.index).catch((err: unknown) => this.#log.error({ err }, 'restarting a data-plane worker failed'));
+    };
+    if (quick) setTimeout(again, 1_000).unref();
+    else again();
+  }
+}
