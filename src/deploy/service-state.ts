@@ -116,11 +116,14 @@ export class ServiceState {
     const bound = this.#config;
     this.#pendingListen = config.listen.host !== bound.listen.host || config.listen.port !== bound.listen.port ? config.listen : undefined;
     // How the front door routes to the service is set when the daemon starts, like listen.
-    const changed = frontDoorKeys.filter((k) => JSON.stringify(config[k]) !== JSON.stringify(bound[k]));
+    const changed: string[] = frontDoorKeys.filter((k) => JSON.stringify(config[k]) !== JSON.stringify(bound[k]));
+    // So are the data-plane processes that serve it.
+    if (config.proxy.workers !== bound.proxy.workers) changed.push('proxy.workers');
     this.#pendingFrontDoor = changed.length > 0 ? changed : undefined;
     const kept = Object.fromEntries(frontDoorKeys.map((k) => [k, bound[k]]));
-    this.#config = { ...config, ...kept, listen: bound.listen };
-    this.plane.configure(config.proxy);
+    const proxy = { ...config.proxy, workers: bound.proxy.workers };
+    this.#config = { ...config, ...kept, listen: bound.listen, proxy };
+    this.plane.configure(proxy);
   }
 
   /** Front-door keys (hosts, paths, tls…) that zdd.yaml changed since the daemon started: they need zdd restart. */

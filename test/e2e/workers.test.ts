@@ -117,6 +117,17 @@ describe('proxy.workers: two data-plane processes', () => {
     assert.equal(after.workers!.length, 2);
   });
 
+  it('keeps its workers when zdd.yaml changes their number, and says the change needs zdd restart', { timeout: 60_000 }, async () => {
+    project.write(serviceYaml({ port, replicas: 2, strategy: strategies.blueGreen, drainTimeout: '3s', extra: '    proxy: { workers: 3 }\n' }));
+    const r = await zdd(project.dir, ['deploy', 'web', '--version', 'more-workers']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /proxy\.workers/);
+    const s = await apiStatus(project.dir);
+    assert.equal(s.workers?.length, 2);
+    assert.deepEqual(s.pendingFrontDoor, ['proxy.workers']);
+    project.write(yaml(strategies.blueGreen));
+  });
+
   it('replaces a worker that dies; requests on new connections keep being served', { timeout: 60_000 }, async () => {
     const [victim] = (await apiStatus(project.dir)).workers!;
     process.kill(victim!.pid!, 'SIGKILL');
