@@ -9,14 +9,14 @@ export const forceCookie = 'zdd-release';
 /** Cookie that keeps a client on one side of a traffic split. */
 export const bucketCookie = 'zdd-bucket';
 
-/** Where a request goes, and why. */
+/** Where a request goes, and why. One choice may be shared by many requests: it is never changed. */
 export interface Choice {
-  route: Route;
+  readonly route: Route;
   /** A new bucket cookie for a client that had none (or one zdd did not sign). */
-  setCookie: string | undefined;
+  readonly setCookie: string | undefined;
   /** The release a trusted client named; such requests are never retried elsewhere nor analysed. */
-  forced: string | undefined;
-  bucket: number | undefined;
+  readonly forced: string | undefined;
+  readonly bucket: number | undefined;
 }
 
 /**
@@ -26,6 +26,8 @@ export interface Choice {
 export class Affinity {
   readonly #service: string;
   readonly #secret: Buffer;
+  /** The choice of every request while a single release serves (no split): made once per route. */
+  #only: Choice | undefined;
 
   constructor(service: string, secret: Buffer) {
     this.#service = service;
@@ -39,7 +41,11 @@ export class Affinity {
   choose(req: ClientRequest, table: RouteTable, client: ClientInfo, cookie: { path: string; secure: boolean } = { path: '/', secure: false }): Choice | undefined {
     const { routes } = table;
     if (routes.length === 0) return undefined;
-    if (routes.length === 1) return { route: routes[0]!, setCookie: undefined, forced: undefined, bucket: undefined };
+    if (routes.length === 1) {
+      const route = routes[0]!;
+      if (this.#only?.route !== route) this.#only = { route, setCookie: undefined, forced: undefined, bucket: undefined };
+      return this.#only;
+    }
     const cookies = parseCookies(req.headers.cookie);
     if (client.trusted) {
       const name = req.headers[forceHeader] ?? cookies?.get(forceCookie)?.[0];

@@ -49,7 +49,8 @@ export function writeHead(res: ClientResponse, status: number, statusMessage: st
 
 /** Writes a piece of the body; false: wait for 'drain'. */
 export function writeBody(res: ClientResponse, chunk: Buffer): boolean {
-  return 'stream' in res ? res.write(chunk) : res.write(chunk);
+  // One call for both: HTTP/1's and HTTP/2's write(chunk) behave alike (the union's overloads hide it).
+  return (res as ServerResponse).write(chunk);
 }
 
 /** This response closes its HTTP/1 connection (a client error, a hand-over); HTTP/2 streams are independent. */

@@ -91,6 +91,10 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
   #intercepted = false;
   #startedAt = 0;
   #sendTimer: NodeJS.Timeout | undefined;
+  /** Body bytes the upstream's Content-Length still promises; -1 when it sent none (chunked, or until close). */
+  #left = -1;
+  /** The chunk that completed the body: it goes out with the end of the response, in one write. */
+  #last: Buffer | undefined;
 
   constructor(ex: Exchange, target: Target, outcome: AttemptOutcome) {
     this.#ex = ex;
@@ -127,7 +131,7 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
     this.#controller = controller;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     const { res } = this.#ex;
     if (responseGone(res)) {
       controller.abort(new ClientGoneError('the client closed the connection'));
@@ -142,11 +146,18 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
     if (statusCode < 200) return; // 1xx informational: Node answers 100 Continue itself
     this.#status = statusCode;
     const raw = (controller.rawHeaders ?? []) as (Buffer | string)[];
-    writeHead(res, statusCode, statusMessage, downstreamHeaders(raw, this.#ex.requestId, this.#ex.setCookie, this.#ex.hsts));
+    this.#left = contentLength(headers['content-length']);
+    writeHead(res, statusCode, statusMessage, downstreamHeaders(raw, this.#ex.requestId, this.#ex.setCookie, this.#ex.hsts, headers));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const { res } = this.#ex;
+    if (this.#left >= 0 && (this.#left -= chunk.length) === 0) {
+      // The body is complete: the end of the message follows at once (undici reads it from the same
+      // bytes), and the chunk goes out with it.
+      this.#last = chunk;
+      return;
+    }
     if (writeBody(res, chunk)) return;
     controller.pause();
     // A client that stops reading would otherwise hold this upstream connection forever.
@@ -162,14 +173,23 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
   }
 
   onResponseEnd(): void {
-    this.#ex.res.end();
-    this.#finish({ status: this.#status, error: undefined, responded: true, retryable: false, clientFault: undefined });
+    const { res } = this.#ex;
+    const last = this.#last;
+    if (last === undefined) res.end();
+    else {
+      this.#last = undefined;
+      res.end(last);
+      // As after any chunk the client's socket could not take: a client that reads nothing has sendTimeout to start.
+      if (res.writableLength >= res.writableHighWaterMark) closeUnlessSent(res, this.#ex.sendTimeoutMs);
+    }
+    this.#finish(this.#status, undefined, true, false, undefined);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     clearTimeout(this.#sendTimer);
+    this.#last = undefined;
     if (this.#intercepted) {
-      this.#finish({ status: this.#status, error: undefined, responded: false, retryable: true, clientFault: undefined });
+      this.#finish(this.#status, undefined, false, true, undefined);
       return;
     }
     const clientFault = faultOf(err);
@@ -177,22 +197,43 @@ export class ForwardAttempt implements Dispatcher.DispatchHandler, Cancellable {
     if (res.headersSent || responseGone(res)) {
       // Mid-response (or the client left): this response is already broken; end the connection so it shows.
       res.destroy();
-      this.#finish({ status: this.#status, error: err, responded: true, retryable: false, clientFault });
+      this.#finish(this.#status, err, true, false, clientFault);
       return;
     }
     const kind = classifyUpstreamError(err);
     const bodyUnread = !isStreamed(body) || !body.pulled;
     const retryable = clientFault === undefined && bodyUnread && (kind === 'connect' || (kind === 'reset' && this.#ex.idempotent));
-    this.#finish({ status: 0, error: err, responded: false, retryable, clientFault });
+    this.#finish(0, err, false, retryable, clientFault);
   }
 
-  #finish(r: Omit<AttemptResult, 'latencyMs' | 'replaced'>): void {
+  #finish(status: number, error: Error | undefined, responded: boolean, retryable: boolean, clientFault: ClientFault | undefined): void {
     if (this.#done) return;
     this.#done = true;
     this.#target.untrack(this);
     this.#target.vacate(this.#streamed);
-    this.#outcome.attemptDone(this.#ex, this.#target, { ...r, latencyMs: performance.now() - this.#startedAt, replaced: this.#intercepted });
+    const result: AttemptResult = { status, latencyMs: performance.now() - this.#startedAt, error, responded, retryable, replaced: this.#intercepted, clientFault };
+    this.#outcome.attemptDone(this.#ex, this.#target, result);
   }
+}
+
+/** The body length a Content-Length value promises; -1 for none (or anything but digits, which undici refuses anyway). */
+function contentLength(value: string | string[] | undefined): number {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/** The response is complete but still queued for a client that reads nothing: it gets `ms` to take it, then the connection closes. */
+function closeUnlessSent(res: ClientResponse, ms: number): void {
+  const timer = setTimeout(() => res.destroy(), ms);
+  const stop = () => clearTimeout(timer);
+  res.once('finish', stop);
+  res.once('close', stop);
 }
 
 function faultOf(err: Error): ClientFault | undefined {

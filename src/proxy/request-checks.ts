@@ -33,13 +33,18 @@ export function checkRequest(req: ClientRequest): Rejection | undefined {
     if (hosts === 0) return { status: 400, message: 'a Host header is required' };
     if (hosts > 1) return { status: 400, message: 'more than one Host header' };
   }
-  if (!validHost.test(host!)) return { status: 400, message: 'the Host header is not a host name or address' };
+  if (host !== lastValidHost || host === undefined) {
+    if (!validHost.test(host!)) return { status: 400, message: 'the Host header is not a host name or address' };
+    lastValidHost = host;
+  }
   if (req.method === 'TRACE' || req.method === 'CONNECT') return { status: 405, message: `${req.method} is not allowed` };
   return undefined;
 }
 
 /** RFC 3986 reg-name or IPv4 address, or a bracketed IPv6 literal, with an optional port. */
 const validHost = /^(?:[\w.~!$&'()*+,;=%-]+|\[[\da-fA-F:.]+\])(?::\d{1,5})?$/;
+/** The last Host that passed: most requests name the host the one before named, and skip the pattern. */
+let lastValidHost: string | undefined;
 
 function hostCount(raw: string[]): number {
   let n = 0;
