@@ -22,7 +22,8 @@ const opts = readOptions('Usage: node_modules/.bin/node bench/proxy.ts [options]
   warmup: { default: 1, help: 'seconds of warm-up load per target and scenario' },
   'latency-duration': { default: 4, help: 'seconds of the fixed-rate latency run' },
   'rate-share': { default: 0.5, float: true, help: "fixed rate as a share of nginx's (else direct's) max throughput" },
-  targets: { default: 'direct,nginx,haproxy,zdd', help: 'targets to measure, comma-separated' },
+  'fixed-rate': { default: 1000, zero: true, help: 'a second latency run at this fixed rate (req/s, paced), for every target (0: none)' },
+  targets: { default: 'direct,nginx,haproxy,zdd,zdd-w1,zdd-w2', help: 'targets to measure, comma-separated (zdd: requests served in the daemon; zdd-wN: by N data-plane worker processes)' },
   scenarios: { default: 'hello,render', help: 'scenarios to run, comma-separated' },
   'idle-wait': { default: 15, zero: true, help: 'before each measurement, wait up to this many seconds for other processes to leave the CPU alone (0: never wait)' },
   retries: { default: 2, zero: true, help: 'measure again (up to this many times) when other processes used more than 10% of the CPU meanwhile' },
@@ -34,6 +35,7 @@ const runs = opts.runs as number;
 const warmupS = opts.warmup as number;
 const latencyS = opts['latency-duration'] as number;
 const rateShare = opts['rate-share'] as number;
+const fixedRate = opts['fixed-rate'] as number;
 const idleWaitMs = (opts['idle-wait'] as number) * 1000;
 const retries = opts.retries as number;
 const retryAbove = 0.1;
@@ -55,13 +57,18 @@ interface Target {
   proxyPids: number[];
   /** The upstream app process(es) this target's traffic ends up in. */
   appPids: number[];
+  /** zdd with data-plane workers: the daemon itself (its share of proxyPids' CPU is reported apart). */
+  daemonPid?: number;
 }
 
 interface Measured {
   runs: ThroughputResult[];
   proxyCpuMs: number | undefined;
   appCpuMs: number | undefined;
+  daemonCpuMs?: number | undefined;
   latency?: LatencyResult;
+  /** At --fixed-rate. */
+  fixed?: LatencyResult;
   /** Share of the CPU other processes used during the latency run. */
   latencyBackground?: number | undefined;
   /** Errors and non-2xx, discarded attempts included. */
@@ -170,13 +177,16 @@ async function main(): Promise<void> {
       targets.push({ name: 'haproxy', url: h.url, proxyPids: [h.proc.pid], appPids: [app.pid] });
     } else skipped.push(`haproxy (not installed: ${installHint})`);
   }
-  if (wanted.has('zdd')) {
-    progress('starting zdd serve and deploying …');
-    const z = await startZdd({ port: await freePort(), replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms' });
+  for (const [name, workers] of [['zdd', 0], ['zdd-w1', 1], ['zdd-w2', 2]] as const) {
+    if (!wanted.has(name)) continue;
+    progress(`starting zdd serve (proxy.workers ${workers}) and deploying …`);
+    const z = await startZdd({ port: await freePort(), replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms', workers });
     const d = await z.deploy();
     if (d.code !== 0) throw new Error(`zdd deploy web exited ${d.code}:\n${d.stdout}${d.stderr}\ndaemon:\n${z.proc.output()}`);
     await waitForHttp(`${z.url}/healthz`, z.proc);
-    targets.push({ name: 'zdd', url: z.url, proxyPids: [z.proc.pid], appPids: await z.livePids() });
+    // The proxy's CPU: the daemon's and its data-plane workers' (the app instances are counted apart).
+    const workerPids = await z.workerPids();
+    targets.push({ name, url: z.url, proxyPids: [z.proc.pid, ...workerPids], appPids: await z.livePids(), ...(workerPids.length > 0 ? { daemonPid: z.proc.pid } : {}) });
   }
   if (targets.length === 0) throw new Error('no target to measure');
   for (const s of skipped) print(`- skipped: ${s}`);
@@ -204,11 +214,13 @@ async function main(): Promise<void> {
           async () => {
             const proxyCpu = new CpuMeter(t.proxyPids);
             const appCpu = new CpuMeter(t.appPids);
+            const daemonCpu = new CpuMeter(t.daemonPid === undefined ? [] : [t.daemonPid]);
             proxyCpu.start();
             appCpu.start();
+            daemonCpu.start();
             const r = await load.throughput(t.url + scenario.path, { connections, durationS });
             progress(`${scenario.name}: run ${run}/${runs} ${t.name.padEnd(8)} ${fmtInt(r.rps).padStart(7)} req/s${r.errors + r.non2xx > 0 ? ` (${r.errors} errors, ${r.non2xx} non-2xx)` : ''}`);
-            return { r, proxyMs: proxyCpu.stop(), appMs: appCpu.stop() };
+            return { r, proxyMs: proxyCpu.stop(), appMs: appCpu.stop(), daemonMs: t.daemonPid === undefined ? undefined : daemonCpu.stop() };
           },
           (d) => (m.failed += d.r.errors + d.r.non2xx),
         );
@@ -216,6 +228,7 @@ async function main(): Promise<void> {
         m.failed += value.r.errors + value.r.non2xx;
         if (value.proxyMs !== undefined) m.proxyCpuMs = (m.proxyCpuMs ?? 0) + value.proxyMs;
         if (value.appMs !== undefined) m.appCpuMs = (m.appCpuMs ?? 0) + value.appMs;
+        if (value.daemonMs !== undefined) m.daemonCpuMs = (m.daemonCpuMs ?? 0) + value.daemonMs;
         await sleep(200);
       }
     }
@@ -233,6 +246,17 @@ async function main(): Promise<void> {
       m.latencyBackground = share;
       m.failed += value.errors + value.non2xx;
       await sleep(200);
+      if (fixedRate > 0) {
+        progress(`${scenario.name}: latency of ${t.name} at ${fmtInt(fixedRate)} req/s (${latencyS} s) …`);
+        const fixed = await measure(
+          background,
+          () => load.latency(t.url + scenario.path, { connections, durationS: latencyS, rate: fixedRate }),
+          (d) => (m.failed += d.errors + d.non2xx),
+        );
+        m.fixed = fixed.value;
+        m.failed += fixed.value.errors + fixed.value.non2xx;
+        await sleep(200);
+      }
     }
     print();
     print(`## ${scenario.name}: ${scenario.what}`);
@@ -256,6 +280,7 @@ async function main(): Promise<void> {
       const mark = (behind ? ' ⚠' : '') + (disturbed ? ' †' : '');
       if (behind) notes.push(`⚠ ${t.name} did not keep up with ${fmtInt(rate)} req/s (${fmtInt(lat.achievedRps)} req/s done, late ${lat.late}): its latency is queueing, not service time.`);
       const perReq = (cpuMs: number | undefined) => (cpuMs === undefined || served === 0 ? '–' : fmtInt((cpuMs * 1000) / served));
+      if (m.daemonCpuMs !== undefined) notes.push(`${t.name}: of its proxy CPU per request, the daemon itself (accepting connections, merging the workers' records) spent ${perReq(m.daemonCpuMs)} µs, the workers the rest.`);
       rows.push([
         t.name,
         fmtInt(rps),
@@ -268,14 +293,29 @@ async function main(): Promise<void> {
         fmtMs(lat.p99Ms) + mark,
         direct?.latency && t.name !== 'direct' ? fmtDeltaMs(lat.p99Ms - direct.latency.p99Ms) : '–',
         fmtMs(lat.maxMs),
+        ...(fixedRate > 0 ? [m.fixed ? fmtMs(m.fixed.p99Ms) : '–', direct?.fixed && m.fixed && t.name !== 'direct' ? fmtDeltaMs(m.fixed.p99Ms - direct.fixed.p99Ms) : '–'] : []),
         fmtInt(failed),
       ]);
     }
     print(
       markdownTable(
-        ['target', 'req/s (median)', `${runs} runs min–max`, 'vs nginx', 'vs direct', 'proxy CPU µs/req', 'app CPU µs/req', 'p50 ms', 'p99 ms', 'p99 vs direct ms', 'max ms', 'failed'],
+        [
+          'target',
+          'req/s (median)',
+          `${runs} runs min–max`,
+          'vs nginx',
+          'vs direct',
+          'proxy CPU µs/req',
+          'app CPU µs/req',
+          'p50 ms',
+          'p99 ms',
+          'p99 vs direct ms',
+          'max ms',
+          ...(fixedRate > 0 ? [`p99 at ${fmtInt(fixedRate)}/s ms`, `p99 at ${fmtInt(fixedRate)}/s vs direct ms`] : []),
+          'failed',
+        ],
         rows,
-        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(fixedRate > 0 ? ['r' as const, 'r' as const] : []), 'r'],
       ),
     );
     if (background.measurements > 0)

@@ -19,6 +19,8 @@ export interface ZddServiceOptions {
   hosts?: string[];
   /** Terminate TLS with these PEM files (zdd.yaml `tls`): the service speaks HTTPS, HTTP/2 and HTTP/1.1 by ALPN. */
   tls?: { cert: string; key: string };
+  /** zdd.yaml `proxy.workers` (data-plane processes); unset: auto. */
+  workers?: number;
 }
 
 /** zdd.yaml for one service `web` running bench/upstream-app.js with this Node (24). */
@@ -34,7 +36,7 @@ ${o.hosts ? `    hosts: ${JSON.stringify(o.hosts)}\n` : ''}${o.tls ? `    tls: {
     strategy: { type: blue-green, rollbackWindow: ${o.rollbackWindow} }
     drainTimeout: ${o.drainTimeout}
     stopTimeout: 2s
-`;
+${o.workers !== undefined ? `    proxy: { workers: ${o.workers} }\n` : ''}`;
 }
 
 export interface InstanceStatus {
@@ -46,19 +48,35 @@ export interface InstanceStatus {
 
 export interface ZddDaemon {
   dir: string;
+  /** ms from spawning `zdd serve` to its "… ready" line. */
+  readyMs: number;
   /** http://127.0.0.1:<port>, or https:// with `tls` (then send the Host (and SNI) of one of `hosts`). */
   url: string;
   proc: Managed;
   deploy(args?: string[]): Promise<CommandResult>;
+  /** Any other zdd command, from the project's folder, with the daemon's environment. */
+  run(args: string[]): Promise<CommandResult>;
   /** Pids of the live release's instances. */
   livePids(): Promise<number[]>;
+  /** Pids of the data-plane worker processes (none when the daemon serves requests itself). */
+  workerPids(): Promise<number[]>;
+}
+
+export interface StartOptions {
+  /** More environment for bin/zdd (the daemon and the commands), e.g. ZDD_FROM_SOURCE. */
+  env?: Record<string, string>;
+  /** Add a control listener on this loopback port (zdd.yaml `control`). */
+  controlPort?: number;
 }
 
 /** Writes the project, starts `zdd serve` and waits for its "… ready" log line. */
-export async function startZdd(o: ZddServiceOptions): Promise<ZddDaemon> {
+export async function startZdd(o: ZddServiceOptions, how: StartOptions = {}): Promise<ZddDaemon> {
   const dir = makeTempDir('zdd-bench-');
-  writeFileSync(path.join(dir, 'zdd.yaml'), zddYaml(o, dir));
-  const proc = startProcess('zdd serve', zddBin, ['serve', '--log-format', 'json'], { cwd: dir, env: { NO_COLOR: '1' } });
+  const control = how.controlPort === undefined ? '' : `control: { listen: "127.0.0.1:${how.controlPort}" }\n`;
+  writeFileSync(path.join(dir, 'zdd.yaml'), control + zddYaml(o, dir));
+  const env = { NO_COLOR: '1', ...how.env };
+  const t0 = performance.now();
+  const proc = startProcess('zdd serve', zddBin, ['serve', '--log-format', 'json'], { cwd: dir, env });
   await waitForLine(proc, (line) => {
     try {
       return / ready$/.test((JSON.parse(line) as { msg?: string }).msg ?? '');
@@ -66,9 +84,12 @@ export async function startZdd(o: ZddServiceOptions): Promise<ZddDaemon> {
       return false;
     }
   });
-  const run = (args: string[]) => runCommand(zddBin, args, { cwd: dir, env: { NO_COLOR: '1' } });
+  const readyMs = performance.now() - t0;
+  const run = (args: string[]) => runCommand(zddBin, args, { cwd: dir, env });
   return {
     dir,
+    readyMs,
+    run,
     url: `${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}`,
     proc,
     deploy: (args = []) => run(['deploy', 'web', ...args]),
@@ -77,6 +98,12 @@ export async function startZdd(o: ZddServiceOptions): Promise<ZddDaemon> {
       if (r.code !== 0) throw new Error(`zdd status failed (${r.code}): ${r.stderr}${r.stdout}`);
       const s = JSON.parse(r.stdout) as { services: { name: string; live: { instances: InstanceStatus[] } | null }[] };
       return s.services.find((x) => x.name === 'web')?.live?.instances.map((i) => i.pid) ?? [];
+    },
+    async workerPids() {
+      const r = await run(['status', '--json']);
+      if (r.code !== 0) throw new Error(`zdd status failed (${r.code}): ${r.stderr}${r.stdout}`);
+      const s = JSON.parse(r.stdout) as { services: { name: string; workers: { pid: number }[] | null }[] };
+      return s.services.find((x) => x.name === 'web')?.workers?.map((w) => w.pid) ?? [];
     },
   };
 }

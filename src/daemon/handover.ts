@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import { formatDuration } from '../config/duration.ts';
+import { zddEntry } from '../entry-point.ts';
 import type { FrontDoor } from '../proxy/front-door.ts';
 
 // A restart of zdd without a gap: the running daemon starts its successor, which brings the live
@@ -30,8 +31,9 @@ export interface SuccessorOptions {
 
 /** Old daemon: start the successor and hand it the sockets once it is ready. Resolves when it serves. */
 export function startSuccessor(o: SuccessorOptions): Promise<ChildProcess> {
-  // The successor runs the zdd that is on disk now: a restart is also how zdd itself is upgraded.
-  const args = [...process.execArgv, process.argv[1]!, 'serve', '--config', o.configPath, '--data-dir', o.dataDir, '--log-format', o.logFormat, '--takeover'];
+  // The successor runs the zdd that is on disk now: a restart is also how zdd itself is upgraded. In a
+  // checkout that is dist/ only while it is current, as bin/zdd decides (not process.argv[1] again).
+  const args = [...process.execArgv, zddEntry(), 'serve', '--config', o.configPath, '--data-dir', o.dataDir, '--log-format', o.logFormat, '--takeover'];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let settled = false;

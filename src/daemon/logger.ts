@@ -1,6 +1,5 @@
 import { writeSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
 
 export type LogFormat = 'pretty' | 'json';
 
@@ -11,11 +10,13 @@ export interface DaemonLog {
 }
 
 /** Readable lines for people by default; one JSON object per line for log shippers. */
-export function createLogger(format: LogFormat, level = process.env.ZDD_LOG_LEVEL ?? 'info'): DaemonLog {
+export async function createLogger(format: LogFormat, level = process.env.ZDD_LOG_LEVEL ?? 'info'): Promise<DaemonLog> {
   const redact = { paths: ['env', '*.env', 'headers.authorization', 'headers.cookie'], censor: '[redacted]' };
   const out = new Stdout();
   const dropped = () => out.dropped;
   if (format === 'json') return { log: pino({ level, redact, base: { pid: process.pid } }, out), dropped };
+  // Loaded for people only: a daemon that logs JSON (as under systemd) does without it.
+  const { prettyFactory } = await import('pino-pretty');
   const pretty = prettyFactory({
     colorize: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
     translateTime: 'HH:MM:ss.l',

@@ -13,7 +13,7 @@ export function serveCommand(): Command {
       const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.ts'), import('../../daemon/logger.ts')]);
       // A write to stdout or stderr that fails (EPIPE, a full disk under a redirect) costs that line, not the daemon.
       for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-      const { log, dropped } = createLogger(o.logFormat);
+      const { log, dropped } = await createLogger(o.logFormat);
       let daemon: Awaited<ReturnType<typeof Daemon.start>>;
       try {
         daemon = await Daemon.start({ configPath: configPath(o), dataDir: dataDir(o), log, logFormat: o.logFormat, takeover: o.takeover === true, exit: (code) => process.exit(code), droppedLogLines: dropped });
