@@ -76,7 +76,7 @@ export class MirrorTargets {
     for (const spec of specs) {
       let target = this.#targets.get(spec.id);
       if (!target) {
-        target = new Target({ id: spec.id, release: spec.release, host: spec.host, port: spec.port, connections: spec.connections, timeoutMs: spec.timeoutMs });
+        target = new Target(spec);
         const id = spec.id;
         target.on('connect-failure', () => this.#sink.connectFailure(id));
         this.#targets.set(id, target);

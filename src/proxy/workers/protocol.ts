@@ -1,6 +1,6 @@
 import type { ListenAddress } from '../../config/listen.ts';
 import type { ServiceSpec } from '../../config/schema.ts';
-import type { TargetState } from '../target.ts';
+import type { TargetOptions, TargetState } from '../target.ts';
 
 // What the daemon and its data-plane worker processes say to each other over the IPC channel
 // (child_process, advanced serialization). The daemon owns the listening sockets, the instances, their
@@ -20,13 +20,7 @@ export interface WorkerService {
 }
 
 /** An instance as the worker's proxy needs it: where it is, how many connections (this worker's share), and its state. */
-export interface TargetSpec {
-  id: string;
-  release: number;
-  host: string;
-  port: number;
-  connections: number;
-  timeoutMs: number;
+export interface TargetSpec extends TargetOptions {
   state: TargetState;
 }
 
