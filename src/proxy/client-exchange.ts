@@ -17,6 +17,8 @@ export interface Entry {
   cookiePath: string;
   /** Strict-Transport-Security value for responses, when the service sets hsts. */
   hsts: string | undefined;
+  /** The front door ran checkRequest and it passed. */
+  checked?: boolean;
 }
 
 export function isHttp2(req: ClientRequest): req is Http2ServerRequest {

@@ -188,7 +188,7 @@ export class FrontDoor {
     }
     const site = match.entry.target;
     if (site.kind === 'redirect') return redirect(res, httpsUrl(req, site.httpsPort));
-    site.proxy.handle(req, res, entryFor(req, match, secure));
+    site.proxy.handle(req, res, entryFor(req, match, secure, true));
   }
 
   #upgrade(router: HostRouter<Site>, req: IncomingMessage, socket: Duplex, head: Buffer, secure: boolean, refused: (status: number) => void): void {
@@ -202,13 +202,14 @@ export class FrontDoor {
   }
 }
 
-function entryFor(req: ClientRequest, match: RouteMatch<Site>, secure: boolean): Entry {
+function entryFor(req: ClientRequest, match: RouteMatch<Site>, secure: boolean, checked = false): Entry {
   const site = match.entry.target;
   return {
     secure,
     path: upstreamUrl(match, req.url ?? '/'),
     cookiePath: match.prefix ?? '/',
     hsts: secure && site.kind === 'service' ? site.hsts : undefined,
+    checked,
   };
 }
 

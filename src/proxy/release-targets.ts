@@ -33,7 +33,7 @@ export class ReleaseTargets {
 
   add(target: Target): void {
     this.targets.push(target);
-    target.on('room', this.#wake);
+    if (this.#waiting.length > 0) target.on('room', this.#wake);
     target.on('state', this.#changed);
   }
 
@@ -101,6 +101,7 @@ export class ReleaseTargets {
       done,
       timer: setTimeout(() => this.#settle(w, 'timeout'), timeoutMs),
     };
+    if (this.#waiting.length === 0) for (const t of this.targets) t.on('room', this.#wake);
     this.#waiting.push(w);
     return { cancel: () => this.#drop(w) };
   }
@@ -131,6 +132,7 @@ export class ReleaseTargets {
     const i = this.#waiting.indexOf(w);
     if (i < 0) return false;
     this.#waiting.splice(i, 1);
+    if (this.#waiting.length === 0) for (const t of this.targets) t.off('room', this.#wake);
     clearTimeout(w.timer);
     return true;
   }

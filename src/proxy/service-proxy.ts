@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -14,7 +14,7 @@ import { closeAfter, requestHasBody, responseGone, writeHead, type ClientRequest
 import type { DataPlane, ObservedRequest, ProxyConfig, Rejections, RequestObserver } from './data-plane.ts';
 import type { ListenerSettings } from './listener.ts';
 import { ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
-import { incomingRequestId, upstreamHeaders } from './headers.ts';
+import { incomingRequestId, newRequestId, upstreamHeaders } from './headers.ts';
 import type { Pause } from './hold.ts';
 import { endWithStatus } from './raw-response.ts';
 import { ClientBodyTimeout, receiveBody } from './request-body.ts';
@@ -134,8 +134,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   /** A request its front door routed here. */
   handle(req: ClientRequest, res: ClientResponse, entry: Entry): void {
-    const requestId = incomingRequestId(req) ?? randomUUID();
-    const rejection = checkRequest(req);
+    const requestId = incomingRequestId(req) ?? newRequestId();
+    const rejection = entry.checked ? undefined : checkRequest(req);
     if (rejection) return this.#reject(res, rejection.status, rejection.message, requestId);
     const client = identifyClient(req, this.#trusted);
     this.#admit(req, res, entry, requestId, client, undefined);
@@ -182,10 +182,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
       current: undefined,
       waiter: undefined,
     };
-    res.once('close', () => {
-      ex.waiter?.cancel();
-      ex.current?.clientClosed();
-    });
+    (res as ClientResponse & { [kExchange]?: ProxyExchange })[kExchange] = ex;
+    res.on('close', onClientClose);
     if (!requestHasBody(req)) return this.#attempt(ex, choice.route);
     // The body is read before an upstream connection is taken (streamed only when large), under time limits.
     receiveBody(req, { idleMs: this.#config.bodyIdleTimeout, totalMs: this.#config.bodyTimeout }).then(
@@ -303,7 +301,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   /** An HTTP/1.1 upgrade (WebSocket) its front door routed here. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry): void {
-    const requestId = incomingRequestId(req) ?? randomUUID();
+    const requestId = incomingRequestId(req) ?? newRequestId();
     const rejection = checkRequest(req);
     if (rejection) {
       this.#count(rejection.status);
@@ -376,6 +374,15 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 /** What the retry policy needs to know of an attempt that went to `target`. */
 function attemptContext(ex: ProxyExchange, target: Target): AttemptContext {
   return { table: ex.table, release: target.release, forced: ex.forced, idempotent: ex.idempotent, streamed: isStreamed(ex.body) };
+}
+
+const kExchange = Symbol('zdd exchange');
+
+/** The client went away (or its response is done): a wait for a connection ends, upstream work stops. */
+function onClientClose(this: ClientResponse & { [kExchange]?: ProxyExchange }): void {
+  const ex = this[kExchange];
+  ex?.waiter?.cancel();
+  ex?.current?.clientClosed();
 }
 
 function routingOf(choice: Choice): ObservedRequest['routing'] {
