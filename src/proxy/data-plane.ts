@@ -9,6 +9,19 @@ import type { Route, RouteTable } from './route-table.ts';
  */
 export type RequestObserver = (o: ObservedRequest) => void;
 
+/**
+ * Every request that starts and every attempt and retry a ServiceProxy records, as plain numbers: how a
+ * data-plane worker tells the daemon (which merges them into its stats and its observer) without an
+ * object per request.
+ */
+export interface AttemptRecorder {
+  started(): void;
+  /** `bucket`: the sticky bucket it was routed by during a split (`fresh`: drawn just now), if any. */
+  attempt(release: number, status: number, latencyMs: number, connectionError: boolean, forced: boolean, retry: boolean, bucket: number | undefined, fresh: boolean): void;
+  /** An attempt on this release failed and is sent again. */
+  retry(release: number): void;
+}
+
 export interface ObservedRequest {
   release: number;
   /** The upstream's status; 0 when the connection failed. */

@@ -32,6 +32,11 @@ export interface ListenerSettings {
   trusted: NetworkSet;
 }
 
+/** A service's `proxy` settings as its listeners apply them. */
+export function listenerSettingsOf(config: { headerTimeout: number; maxConnectionsPerClient: number }, trusted: NetworkSet): ListenerSettings {
+  return { headerTimeout: config.headerTimeout, maxConnectionsPerClient: config.maxConnectionsPerClient, trusted };
+}
+
 /** Certificates for a TLS listener, chosen per handshake (src/tls's CertificateStore). */
 export interface TlsSource {
   /** The context for a server name (SNI). */

@@ -18,11 +18,6 @@ export interface ReleaseStatsView {
   p99Ms: number | null;
 }
 
-export interface StatsTap {
-  record(status: number, latencyMs: number, connectionError: boolean, forced: boolean): void;
-  retry(): void;
-}
-
 /**
  * What the proxy saw of one release: totals since it started serving and a sliding view of the last
  * seconds. Recording is O(1): it runs on every request.
@@ -50,13 +45,9 @@ export class ReleaseStats {
     this.#previousStart = now;
   }
 
-  /** Told of every record and retry: a data-plane worker reports them to the daemon, which merges them. */
-  tap: StatsTap | undefined;
-
   /** An attempt on this release failed and is sent again. */
   countRetry(): void {
     this.retries++;
-    this.tap?.retry();
   }
 
   record(status: number, latencyMs: number, connectionError: boolean, forced = false): void {
@@ -69,7 +60,6 @@ export class ReleaseStats {
     this.latency.record(latencyMs);
     this.#rotate(Date.now());
     this.#current.record(ok, latencyMs);
-    this.tap?.record(status, latencyMs, connectionError, forced);
   }
 
   view(inFlight: number, now = Date.now()): ReleaseStatsView {
@@ -98,5 +88,20 @@ export class ReleaseStats {
     this.#previousStart = idle ? now - sliceMs : this.#sliceStart;
     this.#current = new ReleaseSample();
     this.#sliceStart = now;
+  }
+}
+
+/** A service's numbers, one ReleaseStats per release, made when first asked for. */
+export class StatsByRelease {
+  readonly #byRelease = new Map<number, ReleaseStats>();
+
+  get(release: number): ReleaseStats {
+    let s = this.#byRelease.get(release);
+    if (!s) this.#byRelease.set(release, (s = new ReleaseStats(release)));
+    return s;
+  }
+
+  forget(release: number): void {
+    this.#byRelease.delete(release);
   }
 }

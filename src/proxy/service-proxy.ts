@@ -11,8 +11,8 @@ import { Affinity, type Choice } from './affinity.ts';
 import { identifyClient, type ClientInfo } from './client-address.ts';
 import { ClientLimits } from './client-limits.ts';
 import { closeAfter, requestHasBody, responseGone, writeHead, type ClientRequest, type ClientResponse, type Entry } from './client-exchange.ts';
-import type { DataPlane, ObservedRequest, ProxyConfig, Rejections, RequestObserver } from './data-plane.ts';
-import type { ListenerSettings } from './listener.ts';
+import type { AttemptRecorder, DataPlane, ObservedRequest, ProxyConfig, Rejections, RequestObserver } from './data-plane.ts';
+import { listenerSettingsOf, type ListenerSettings } from './listener.ts';
 import { ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, newRequestId, upstreamHeaders } from './headers.ts';
 import type { Pause } from './hold.ts';
@@ -20,7 +20,7 @@ import { endWithStatus } from './raw-response.ts';
 import { ClientBodyTimeout, receiveBody } from './request-body.ts';
 import { allowedMethods, checkRequest } from './request-checks.ts';
 import type { Waiter } from './release-targets.ts';
-import { ReleaseStats } from './release-stats.ts';
+import { StatsByRelease, type ReleaseStats } from './release-stats.ts';
 import { afterFailedAttempt, holdBackForStable, maxAttempts, type AttemptContext } from './retry-policy.ts';
 import { emptyTable, type Route, type RouteTable } from './route-table.ts';
 import type { Target } from './target.ts';
@@ -58,7 +58,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   table: RouteTable = emptyTable;
   observer: RequestObserver | undefined;
   readonly rejections: Rejections = {};
-  readonly #stats = new Map<number, ReleaseStats>();
+  readonly #stats = new StatsByRelease();
   readonly #log: Logger;
   readonly #affinity: Affinity;
   /** Large uploads in progress per client address, across every listener that routes here. */
@@ -71,6 +71,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   readonly #admission: Admission;
   /** Told when a request starts or stops waiting for an instance (or a pause's end), with how many wait now. */
   onHoldChange: ((held: number) => void) | undefined;
+  /** Told of every request that starts and every attempt and retry recorded (a data-plane worker reports them to the daemon). */
+  recorder: AttemptRecorder | undefined;
 
   constructor(service: string, log: Logger, options: ProxyOptions = {}) {
     this.service = service;
@@ -90,7 +92,7 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
 
   /** What a listener this service is on must apply to its connections (config checks make them agree on a shared address). */
   get listenerSettings(): ListenerSettings {
-    return { headerTimeout: this.#config.headerTimeout, maxConnectionsPerClient: this.#config.maxConnectionsPerClient, trusted: this.#trusted };
+    return listenerSettingsOf(this.#config, this.#trusted);
   }
 
   /** The listener refused a request before it reached any service (a parse error, a limit, no route): counted by status. */
@@ -123,17 +125,16 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   }
 
   stats(release: number): ReleaseStats {
-    let s = this.#stats.get(release);
-    if (!s) this.#stats.set(release, (s = new ReleaseStats(release)));
-    return s;
+    return this.#stats.get(release);
   }
 
   forgetStats(release: number): void {
-    this.#stats.delete(release);
+    this.#stats.forget(release);
   }
 
   /** A request its front door routed here. */
   handle(req: ClientRequest, res: ClientResponse, entry: Entry): void {
+    this.recorder?.started();
     const requestId = incomingRequestId(req) ?? newRequestId();
     const rejection = entry.checked ? undefined : checkRequest(req);
     if (rejection) return this.#reject(res, rejection.status, rejection.message, requestId);
@@ -280,10 +281,10 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     switch (next.kind) {
       case 'retry-stable':
         // The canary failed an idempotent request (or never got it): the stable release answers instead.
-        this.stats(target.release).countRetry();
+        this.#countRetry(target.release);
         return this.#attempt(ex, ex.table.routes[ex.table.routes.length - 1]!);
       case 'retry-same':
-        this.stats(target.release).countRetry();
+        this.#countRetry(target.release);
         return this.#attempt(ex, ex.route);
       case 'release-stopped':
         return this.#answer(ex.res, next.status, next.message, ex.requestId);
@@ -297,10 +298,17 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   #record(release: number, status: number, latencyMs: number, connectionError: boolean, forced: boolean, retry: boolean, choice: Choice): void {
     this.stats(release).record(status, latencyMs, connectionError, forced);
     if (!forced) this.observer?.({ release, status: connectionError ? 0 : status, latencyMs, retry, routing: routingOf(choice) });
+    this.recorder?.attempt(release, status, latencyMs, connectionError, forced, retry, choice.bucket, choice.setCookie !== undefined);
+  }
+
+  #countRetry(release: number): void {
+    this.stats(release).countRetry();
+    this.recorder?.retry(release);
   }
 
   /** An HTTP/1.1 upgrade (WebSocket) its front door routed here. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, entry: Entry): void {
+    this.recorder?.started();
     const requestId = incomingRequestId(req) ?? newRequestId();
     const rejection = checkRequest(req);
     if (rejection) {

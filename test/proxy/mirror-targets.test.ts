@@ -35,11 +35,8 @@ describe('a worker’s mirror of the daemon’s instances', () => {
   function setup() {
     const proxy = new ServiceProxy('web', pino({ level: 'silent' }), { secret: Buffer.alloc(32, 1) });
     const records: [number, number][] = [];
-    const mirror = new MirrorTargets('web', proxy, {
-      record: (rel, status) => records.push([rel, status]),
-      retry: () => undefined,
-      connectFailure: () => undefined,
-    });
+    proxy.recorder = { started: () => undefined, attempt: (rel, status) => void records.push([rel, status]), retry: () => undefined };
+    const mirror = new MirrorTargets('web', proxy, { connectFailure: () => undefined });
     return { proxy, mirror, records };
   }
 

@@ -3,10 +3,8 @@ import type { ServiceProxy } from '../service-proxy.ts';
 import { Target, type TargetState } from '../target.ts';
 import type { RouteSpec, TargetSpec } from './protocol.ts';
 
-/** What the worker reports of one service's traffic. */
+/** What the worker reports of one service's instances. */
 export interface MirrorSink {
-  record(release: number, status: number, latencyMs: number, connectionError: boolean, forced: boolean): void;
-  retry(release: number): void;
   /** Passive health: a connection to the instance was refused. */
   connectFailure(target: string): void;
 }
@@ -33,7 +31,6 @@ export class MirrorTargets {
     const split = routes.map((r) => {
       const set = this.#releaseTargets(r.release);
       this.#reconcile(set, r.targets);
-      this.#tap(r.release);
       return { targets: set, weight: r.weight };
     });
     this.#proxy.setSplit(split, retryOnOlder);
@@ -84,17 +81,6 @@ export class MirrorTargets {
       }
       follow(target, spec.state);
     }
-  }
-
-  /** The release's stats here report each record to the daemon, which keeps the merged ones. */
-  #tap(release: number): void {
-    const stats = this.#proxy.stats(release);
-    if (stats.tap) return;
-    const sink = this.#sink;
-    stats.tap = {
-      record: (status, latencyMs, connectionError, forced) => sink.record(release, status, latencyMs, connectionError, forced),
-      retry: () => sink.retry(release),
-    };
   }
 
   #forget(target: Target): void {

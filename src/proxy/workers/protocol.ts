@@ -58,8 +58,6 @@ export const recordFields = 6;
 export const AttemptFlags = {
   connectionError: 1,
   forced: 2,
-  /** Fed to the service's observer (canary analysis): not forced, not the client's fault. */
-  observed: 4,
   /** A re-send of a request another attempt failed. */
   retry: 8,
   /** Routed by a sticky bucket drawn just now. */

@@ -6,9 +6,9 @@ import { writeHead, type ClientRequest, type ClientResponse } from '../client-ex
 import type { DataPlane, DataPlaneWorker } from '../data-plane.ts';
 import type { ServiceSite } from '../front-door.ts';
 import type { Pause } from '../hold.ts';
-import type { ListenerSettings } from '../listener.ts';
+import { listenerSettingsOf, type ListenerSettings } from '../listener.ts';
 import { endWithStatus } from '../raw-response.ts';
-import { ReleaseStats } from '../release-stats.ts';
+import { StatsByRelease, type ReleaseStats } from '../release-stats.ts';
 import { emptyTable, type Route, type RouteTable } from '../route-table.ts';
 import type { Target } from '../target.ts';
 import { AttemptFlags, type RouteSpec, type TargetSpec, type ToWorker } from './protocol.ts';
@@ -38,7 +38,7 @@ export class RemotePlane implements DataPlane, ServiceSite {
   readonly rejections: Record<number, number> = {};
   onListenerSettings: (() => void) | undefined;
   readonly #channel: WorkerChannel;
-  readonly #stats = new Map<number, ReleaseStats>();
+  readonly #stats = new StatsByRelease();
   readonly #targets = new Map<string, Target>();
   #config: ProxyConfig;
   #trusted: NetworkSet;
@@ -55,7 +55,7 @@ export class RemotePlane implements DataPlane, ServiceSite {
   }
 
   get listenerSettings(): ListenerSettings {
-    return { headerTimeout: this.#config.headerTimeout, maxConnectionsPerClient: this.#config.maxConnectionsPerClient, trusted: this.#trusted };
+    return listenerSettingsOf(this.#config, this.#trusted);
   }
 
   configure(config: ProxyConfig): void {
@@ -74,13 +74,11 @@ export class RemotePlane implements DataPlane, ServiceSite {
   }
 
   stats(release: number): ReleaseStats {
-    let s = this.#stats.get(release);
-    if (!s) this.#stats.set(release, (s = new ReleaseStats(release)));
-    return s;
+    return this.#stats.get(release);
   }
 
   forgetStats(release: number): void {
-    this.#stats.delete(release);
+    this.#stats.forget(release);
     this.#channel.broadcast({ type: 'forget-stats', service: this.service, release });
   }
 
@@ -129,8 +127,10 @@ export class RemotePlane implements DataPlane, ServiceSite {
     const stats = this.stats(release);
     if (flags & AttemptFlags.retryCount) return stats.countRetry();
     const connectionError = (flags & AttemptFlags.connectionError) !== 0;
-    stats.record(status, latencyMs, connectionError, (flags & AttemptFlags.forced) !== 0);
-    if (flags & AttemptFlags.observed) {
+    const forced = (flags & AttemptFlags.forced) !== 0;
+    stats.record(status, latencyMs, connectionError, forced);
+    // As ServiceProxy does: what a trusted client forced onto a release is not analysed.
+    if (!forced) {
       this.observer?.({
         release,
         status: connectionError ? 0 : status,

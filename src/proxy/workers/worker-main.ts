@@ -39,25 +39,18 @@ class Worker {
     const secret = Buffer.from(init.secret);
     init.services.forEach((svc, index) => {
       const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret, ...(init.holdCap !== undefined ? { holdCap: init.holdCap } : {}) });
-      proxy.observer = (o) => this.#observed(index, o.retry, o.routing);
       proxy.onHoldChange = (count) => send({ type: 'held', service: svc.name, count });
-      // A request that starts changes the in-flight counts status shows: a report goes soon after.
-      const handle = proxy.handle.bind(proxy);
-      proxy.handle = (req, res, entry) => {
-        handle(req, res, entry);
-        this.#soon();
-      };
-      const upgrade = proxy.upgrade.bind(proxy);
-      proxy.upgrade = (req, socket, head, entry) => {
-        upgrade(req, socket, head, entry);
-        this.#soon();
+      proxy.recorder = {
+        // A request that starts changes the in-flight counts status shows: a report goes soon after.
+        started: () => this.#soon(),
+        attempt: (release, status, latencyMs, connectionError, forced, retry, bucket, fresh) =>
+          this.#record(index, release, status, latencyMs, (connectionError ? AttemptFlags.connectionError : 0) | (forced ? AttemptFlags.forced : 0) | (retry ? AttemptFlags.retry : 0) | (fresh ? AttemptFlags.fresh : 0), bucket ?? -1),
+        retry: (release) => this.#record(index, release, 0, 0, AttemptFlags.retryCount, -1),
       };
       this.#proxies.set(svc.name, proxy);
       this.#mirrors.set(
         svc.name,
         new MirrorTargets(svc.name, proxy, {
-          record: (release, status, latencyMs, connectionError, forced) => this.#record(index, release, status, latencyMs, (connectionError ? AttemptFlags.connectionError : 0) | (forced ? AttemptFlags.forced : 0)),
-          retry: (release) => this.#record(index, release, 0, 0, AttemptFlags.retryCount),
           connectFailure: (target) => send({ type: 'connect-failure', service: svc.name, target }),
         }),
       );
@@ -125,23 +118,14 @@ class Worker {
     for (const a of this.#front.addresses) return a.listener.feed(socket);
   }
 
-  #record(service: number, release: number, status: number, latencyMs: number, flags: number): void {
-    this.#records.push(service, release, status, latencyMs, flags, -1);
+  #record(service: number, release: number, status: number, latencyMs: number, flags: number, bucket: number): void {
+    this.#records.push(service, release, status, latencyMs, flags, bucket);
     this.#soon();
   }
 
   #soon(): void {
     this.#dirty = true;
     this.#flushTimer ??= setTimeout(() => this.#flush(false), flushDelayMs);
-  }
-
-  /** The service's observer follows the attempt's record at once (service-proxy.ts): it marks that record. */
-  #observed(service: number, retry: boolean, routing: { bucket: number; fresh: boolean } | undefined): void {
-    const r = this.#records;
-    const at = r.length - 6;
-    if (at < 0 || r[at] !== service) return;
-    r[at + 4] = r[at + 4]! | AttemptFlags.observed | (retry ? AttemptFlags.retry : 0) | (routing?.fresh ? AttemptFlags.fresh : 0);
-    r[at + 5] = routing ? routing.bucket : -1;
   }
 
   #flush(periodic: boolean): void {
