@@ -75,13 +75,13 @@ export function parseConfig(text: string, file: string): Config {
       doc.errors.map((e) => ({ key: '', line: lineCounter.linePos(e.pos[0]).line, message: e.message.split('\n')[0]! })),
     );
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const result = configSchema.safeParse(withProxyDefaults(doc.toJS() ?? {}));
   if (!result.success) {
     const issues = result.error.issues.flatMap((i) => describeIssue(i, doc, lineCounter));
     throw new ConfigError(file, issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   }
   const services = result.data.services;
-  const lines: Lines = { line: (at) => valueLine(doc, lineCounter, [...at]), written: (at) => doc.hasIn(at) };
+  const lines: Lines = { line: (at) => valueLine(doc, lineCounter, inherited(doc, at) ?? [...at]), written: (at) => doc.hasIn(at) };
   const clashes = [
     ...sharedAddressIssues(services, lines),
     ...serviceRouteIssues(services, lines),
@@ -105,6 +105,31 @@ export function parseConfig(text: string, file: string): Config {
   const control = result.data.control;
   if (control?.tls) control.tls = { cert: path.resolve(dir, control.tls.cert), key: path.resolve(dir, control.tls.key) };
   return control ? { file, services: loaded, notify, control } : { file, services: loaded, notify };
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The top-level `proxy` keys become each service's, where the service does not write its own. Only a
+ * valid top-level block is copied: a mistake in it is reported once, at its own line.
+ */
+function withProxyDefaults(raw: unknown): unknown {
+  if (!isMapping(raw) || !isMapping(raw.proxy) || !isMapping(raw.services)) return raw;
+  if (!configSchema.shape.proxy.safeParse(raw.proxy).success) return raw;
+  const defaults = raw.proxy;
+  const services = Object.fromEntries(
+    Object.entries(raw.services).map(([name, spec]) => {
+      if (!isMapping(spec) || (spec.proxy !== undefined && !isMapping(spec.proxy))) return [name, spec];
+      return [name, { ...spec, proxy: { ...defaults, ...(spec.proxy ?? {}) } }];
+    }),
+  );
+  return { ...raw, services };
+}
+
+/** A service's proxy key it takes from the top-level `proxy` block: where that is written. */
+function inherited(doc: Document, at: readonly string[]): string[] | undefined {
+  if (at.length !== 4 || at[0] !== 'services' || at[2] !== 'proxy' || doc.hasIn(at)) return undefined;
+  return doc.hasIn(['proxy', at[3]]) ? ['proxy', at[3]!] : undefined;
 }
 
 /** Keys that only make sense for a service whose releases have folders of their own (`source`). */

@@ -319,6 +319,8 @@ const controlSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   control: controlSchema.optional(),
+  /** Defaults for every service's proxy settings (a service's own `proxy` keys win); merged by parseConfig. */
+  proxy: proxy.optional(),
   /** Where every service's deployments and crashes are POSTed. */
   notify: notifyList.default([]),
   services: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'service names are lowercase letters, digits, - and _'), serviceSchema),

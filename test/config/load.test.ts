@@ -387,6 +387,33 @@ describe('proxy limits and trusted networks', () => {
   });
 });
 
+describe('top-level proxy: defaults for every service', () => {
+  const two = (top: string, apiProxy = ''): string =>
+    `${top}services:\n  web:\n    listen: 127.0.0.1:8080\n    command: node server.js\n  api:\n    listen: 127.0.0.1:8081\n    command: node api.js\n${apiProxy}`;
+
+  it('gives each service the keys it does not write itself; a service’s own keys win', () => {
+    const c = parseConfig(two('proxy: { workers: 2, holdTimeout: 8s, timeout: 20s }\n', '    proxy: { timeout: 5s }\n'), file);
+    const [web, api] = [c.services.get('web')!.proxy, c.services.get('api')!.proxy];
+    assert.deepEqual([web.workers, web.holdTimeout, web.timeout], [2, 8_000, 20_000]);
+    assert.deepEqual([api.workers, api.holdTimeout, api.timeout], [2, 8_000, 5_000]);
+    // What neither writes keeps the built-in default.
+    assert.equal(web.queueTimeout, 10_000);
+  });
+
+  it('reports a mistake in it once, at its own key and line', () => {
+    const list = issues(two('proxy:\n  workers: many\n'));
+    assert.deepEqual(list.map((i) => [i.key, i.line]), [['proxy.workers', 2]]);
+    assert.match(issueAt(issues(two('proxy: { holdTimeot: 1s }\n')), 'proxy.holdTimeot').message, /did you mean "holdTimeout"\?/);
+  });
+
+  it('points a check on an inherited key at the top-level line', () => {
+    const text = `proxy:\n  workers: 2\nservices:\n  web:\n    listen: ":443"\n    tls: { cert: c.pem, key: k.pem }\n    command: node server.js\n`;
+    const issue = issueAt(issues(text), 'services.web.proxy.workers');
+    assert.equal(issue.line, 2);
+    assert.match(issue.message, /TLS address/);
+  });
+});
+
 describe('releases with a source folder', () => {
   it('resolves source and envFile against zdd.yaml, and keeps cwd relative to the release folder', () => {
     const s = web('    source: ./app\n    cwd: backend\n    envFile: .env.production\n    build: npm ci\n    release: npm run migrate\n    smoke: curl -fsS $ZDD_SMOKE_URL/healthz\n    shared: [uploads, db/app.sqlite]\n    keepReleases: 3\n    buildCache: { key: [package-lock.json], paths: [node_modules] }\n');
