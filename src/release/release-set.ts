@@ -155,7 +155,7 @@ export class ReleaseSet extends EventEmitter<ReleaseSetEvents> {
     this.#seq = Math.max(this.#seq, store.instanceCount(this.release.id));
     const id = `${service}-r${this.release.number}-${++this.#seq}`;
     const port = await allocatePort(instanceHost);
-    const instance = new Instance({ ...this.#instanceOptions(id, port), logFile: path.join(dataDir, 'logs', service, `${id}.log`) });
+    const instance = await Instance.start({ ...this.#instanceOptions(id, port), logFile: path.join(dataDir, 'logs', service, `${id}.log`) });
     try {
       store.recordInstanceStart({ id, service, releaseId: this.release.id, pid: instance.pid, port, startTime: instance.startTime });
     } catch (err) {

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import { existsSync, statSync } from 'node:fs';
 import { logDefaults } from '../config/size.ts';
 import { ZddError } from '../errors.ts';
 import { LogFile } from './log-file.ts';
 import { LogTail } from './log-tail.ts';
+import { makeOutputFifo, openOutputPipe, outputPipePath, removeOutputPipe, reopenOutputPipe } from './output-pipe.ts';
 import { processStartTime, stillRunning } from './process-identity.ts';
 import { adoptTracker, ownScope, trackProcesses, type ProcessTracker, type TrackingMode } from './process-tracker.ts';
 
@@ -29,6 +31,11 @@ export interface InstanceOptions {
   scope?: string;
   /** false: track its processes through /proc even where a cgroup would do (tests; a daemon has ZDD_CGROUPS=off). */
   cgroups?: boolean;
+  /**
+   * Its output goes through the FIFO beside its log file (output-pipe.ts; Instance.start makes it), so
+   * that it outlives this daemon; otherwise through anonymous pipes, which do not.
+   */
+  outputFifo?: boolean;
 }
 
 export interface InstanceExit {
@@ -64,7 +71,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly startedAt: number;
   /** Its main process's start time (clock ticks since boot), undefined where /proc cannot tell. */
   readonly startTime: number | undefined;
-  /** Started by a previous daemon and adopted after it crashed: its output no longer reaches zdd. */
+  /** Started by a previous daemon and adopted after it crashed (its output is read from its FIFO again). */
   readonly adopted: boolean;
   readonly #pid: number | undefined;
   readonly #tracker: ProcessTracker;
@@ -72,6 +79,11 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly #reaped: Promise<boolean>;
   /** Its output on disk; a full disk costs log lines there, never the instance or the daemon. */
   readonly logFile: LogFile;
+
+  /** Starts an instance whose output outlives this daemon (its FIFO made first, without blocking the event loop). */
+  static async start(options: InstanceOptions): Promise<Instance> {
+    return new Instance({ ...options, outputFifo: await makeOutputFifo(outputPipePath(options.logFile)) });
+  }
 
   constructor(options: InstanceOptions, adopted?: AdoptedProcess) {
     super();
@@ -88,6 +100,8 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     if (adopted) {
       this.#tracker = adoptTracker({ id: options.id, scope, pid: adopted.pid });
       this.#pid = adopted.pid;
+      const output = reopenOutputPipe(outputPipePath(options.logFile));
+      if (output) void this.#read(output);
       this.startTime = adopted.startTime;
       exited = new Promise((resolve) => {
         const timer = setInterval(() => {
@@ -112,14 +126,20 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
         ZDD_SCOPE: scope,
       };
       this.#tracker = trackProcesses({ id: options.id, scope, cgroups: options.cgroups });
-      const child = this.#spawn(options, env);
+      const { child, outputEnded } = this.#spawn(options, env);
       this.#pid = child.pid;
       this.startTime = child.pid === undefined ? undefined : processStartTime(child.pid);
       exited = new Promise((resolve) => {
-        // 'close' comes once the output pipes are drained too, so the tail holds the last lines; a
-        // process left behind holding the pipes must not delay the exit for long.
-        child.once('close', (code, signal) => resolve({ code, signal }));
-        child.once('exit', (code, signal) => setTimeout(() => resolve({ code, signal }), 1_000).unref());
+        // Once the output is drained too, so the tail holds the last lines; a process left behind
+        // holding the output open must not delay the exit for long.
+        child.once('exit', (code, signal) => {
+          const late = setTimeout(() => resolve({ code, signal }), 1_000);
+          late.unref();
+          void outputEnded.then(() => {
+            clearTimeout(late);
+            resolve({ code, signal });
+          });
+        });
         child.once('error', (err) => {
           this.tail.push(`zdd: cannot start ${child.spawnfile}: ${err.message}\n`);
           resolve({ code: null, signal: null });
@@ -131,6 +151,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       });
     }
     this.exited = exited.then((exit) => {
+      if (options.outputFifo || adopted) removeOutputPipe(outputPipePath(options.logFile));
       this.exit = exit;
       this.state = 'exited';
       void this.logFile.end();
@@ -141,17 +162,33 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     this.#reaped = mainGone.then(() => this.#tracker.reap(reapTimeoutMs));
   }
 
-  #spawn(options: InstanceOptions, env: Record<string, string>): ChildProcess {
+  /** Starts the command; `outputEnded` once everything that holds its stdout and stderr has closed them. */
+  #spawn(options: InstanceOptions, env: Record<string, string>): { child: ChildProcess; outputEnded: Promise<void> } {
     const [file, args] = typeof options.command === 'string' ? ['/bin/sh', ['-c', shellLine(options.command)]] : [options.command[0]!, options.command.slice(1)];
-    const child = spawn(...this.#tracker.command(file, args, options.cwd, env), { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of [child.stdout!, child.stderr!]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        this.tail.push(chunk);
-        this.logFile.write(chunk);
-      });
+    const pipe = options.outputFifo ? openOutputPipe(outputPipePath(options.logFile)) : undefined;
+    const output = pipe ? pipe.childFd : 'pipe';
+    let child: ChildProcess;
+    try {
+      child = spawn(...this.#tracker.command(file, args, options.cwd, env), { cwd: options.cwd, env, detached: true, stdio: ['ignore', output, output] });
+    } finally {
+      pipe?.closeChildEnd();
     }
-    return child;
+    // Without a FIFO (a file system that has none): anonymous pipes, which die with this daemon.
+    const streams = pipe ? [pipe.reader] : [child.stdout!, child.stderr!];
+    return { child, outputEnded: Promise.all(streams.map((s) => this.#read(s))).then(() => undefined) };
+  }
+
+  /** The instance's output into its tail and log file; resolves when the stream is over. */
+  #read(stream: Readable): Promise<void> {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      this.tail.push(chunk);
+      this.logFile.write(chunk);
+    });
+    return new Promise((resolve) => {
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
   }
 
   get pid(): number | undefined {

@@ -3,11 +3,13 @@
 // interrupted deployment as rolled back.
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { deployLabelled, zdd, zddJson } from '../helpers/cli.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { startKeepAliveLoad } from '../helpers/load.ts';
+import { request } from '../helpers/http.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeProject, serviceYaml, type Project } from '../helpers/project.ts';
 import { isAlive, serviceStatus, waitForStatus } from '../helpers/status.ts';
@@ -32,6 +34,16 @@ async function setup(strategy: string) {
   daemons.push(daemon);
   assert.equal((await deployLabelled(project.dir, 'v1')).code, 0);
   return { port, project, daemon };
+}
+
+/** The file's text once `ready` holds (output reaches the log a moment after the app wrote it). */
+async function waitForFile(file: string, ready: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = readFileSync(file, 'utf8');
+    if (ready(text) || Date.now() > deadline) return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const pids = (instances: { id: string; pid: number | undefined }[]) => Object.fromEntries(instances.map((i) => [i.id, i.pid]));
@@ -79,6 +91,31 @@ describe('zdd serve after a crash of the daemon', () => {
     const next = await deployLabelled(project.dir, 'v3');
     assert.equal(next.code, 0, next.stdout + next.stderr);
     await waitForStatus(project.dir, () => Object.values(live).every((pid) => !isAlive(pid!)), 'the adopted instances stopped by the next deploy');
+  });
+
+  it('keeps an adopted instance that logs alive, and its output reaches its log file again', { timeout: 60_000 }, async () => {
+    const { port, project, daemon } = await setup('{ type: blue-green, rollbackWindow: 0s }');
+    const [first] = (await serviceStatus(project.dir)).live!.instances;
+    const say = async (at: number, line: string) => assert.equal((await request(`http://127.0.0.1:${at}/print?kb=1&line=${line}`)).status, 200, line);
+    await say(port, 'before-the-crash');
+    await daemon.stop('SIGKILL');
+    // No daemon reads its output now: the app writes anyway (straight to its port), and must not die of it.
+    for (let i = 0; i < 20; i++) await say(first!.port, `while-no-zdd-${i}`);
+    const second = await startDaemon(project.dir);
+    daemons.push(second);
+    await second.waitForLog((l) => /^proxy listening on/.test(l.msg));
+    await say(port, 'through-the-new-proxy');
+    for (let i = 0; i < 20; i++) await say(first!.port, `after-adoption-${i}`);
+    const s = await serviceStatus(project.dir);
+    assert.equal(s.live!.instances.find((i) => i.id === first!.id)?.pid, first!.pid, 'the same process, not restarted');
+    assert.equal(isAlive(first!.pid!), true);
+    const log = path.join(project.dir, '.zdd', 'logs', 'web', `${first!.id}.log`);
+    const text = await waitForFile(log, (t) => t.includes('after-adoption-19\n'));
+    // Nothing it wrote while no zdd ran, or after, was lost.
+    for (let i = 0; i < 20; i++) {
+      assert.ok(text.includes(`while-no-zdd-${i}\n`), `while-no-zdd-${i} in ${first!.id}'s log`);
+      assert.ok(text.includes(`after-adoption-${i}\n`), `after-adoption-${i} in ${first!.id}'s log`);
+    }
   });
 
   it('does not adopt a process whose start time does not match (a reused pid): it is stopped and replaced', { timeout: 60_000 }, async () => {

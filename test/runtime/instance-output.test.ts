@@ -1,11 +1,12 @@
 // Output read after the process has exited, in a file of its own: when it goes wrong it can take the
 // test process down (a write to the ended log stream), which must not hide the other instance tests.
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Instance } from '../../src/runtime/instance.ts';
+import { outputPipePath } from '../../src/runtime/output-pipe.ts';
 import { fileEndingWith } from '../helpers/files.ts';
 
 const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'zdd-instance-output-')));
@@ -52,5 +53,30 @@ describe('Instance output at exit', () => {
       const log = (await fileEndingWith(instance.options.logFile, 'last words\n')).replace(/^\S+Z /gm, ''); // without the timestamps
       assert.equal(log.length, 'some output\n'.length * 10_000 + 'last words\n'.length, `${instance.id}: the whole output is in the log file`);
     }
+  });
+
+  it('reads the output through a FIFO beside the log file when started with Instance.start, and removes the FIFO after', { timeout: 20_000 }, async () => {
+    const logFile = path.join(dir, 'logs', 'fifo', 'web-r2-1.log');
+    const instance = await Instance.start({
+      id: 'web-r2-1',
+      service: 'web',
+      release: 2,
+      command: [process.execPath, '-e', 'process.stderr.write("err first\\n"); process.stdout.write("out\\n".repeat(20000) + "out last\\n"); process.exitCode = 4'],
+      cwd: dir,
+      env: {},
+      host: '127.0.0.1',
+      port: 40_100,
+      logFile,
+    });
+    instances.push(instance);
+    assert.equal(instance.options.outputFifo, true);
+    assert.ok(lstatSync(outputPipePath(logFile)).isFIFO(), 'a FIFO while it runs');
+    assert.equal((await instance.exited).code, 4);
+    // Both streams share the FIFO: stdout's lines in order, stderr's among them.
+    assert.equal(instance.tail.lines(1)[0], 'out last');
+    const log = (await fileEndingWith(logFile, 'out last\n')).replace(/^\S+Z /gm, '');
+    assert.ok(log.includes('err first\n'));
+    assert.equal(log.length, 'err first\n'.length + 'out\n'.length * 20_000 + 'out last\n'.length);
+    assert.equal(existsSync(outputPipePath(logFile)), false, 'the FIFO is gone with the instance');
   });
 });
