@@ -5,14 +5,14 @@
 //   node_modules/.bin/node bench/daemon-footprint.ts [--duration 60] [--settle 10] [--after 10]
 //
 // See bench/README.md. Progress goes to stderr, the report (markdown) to stdout.
-import { commandLine, readOptions } from './lib/args.ts';
-import { cmdline, daemonTree, loopDelay, scrape, sumMb, type LoopDelay } from './lib/footprint.ts';
-import { nodeTool, wrkTool, type LoadTool, type ThroughputResult } from './lib/load.ts';
-import { CpuMeter, detect, installHint, machineLines, waitForIdle } from './lib/machine.ts';
+import { readOptions } from './lib/args.ts';
+import { cmdline, daemonTree, sumMb } from './lib/footprint.ts';
+import { chooseLoadTool, type LoadTool, type ThroughputResult } from './lib/load.ts';
+import { CpuMeter, detect, reportHeader, waitForIdle } from './lib/machine.ts';
 import { freePort, runCommand, runMain, sleep, waitForHttp } from './lib/procs.ts';
 import { median } from './lib/stats.ts';
-import { fmtInt, fmtMs, fmtPercent, fmtRatio, markdownTable } from './lib/table.ts';
-import { repoRoot, startZdd, zddBin } from './lib/zdd.ts';
+import { fmtInt, fmtMs, fmtPercent, fmtRatio, markdownTable, print, progress } from './lib/table.ts';
+import { loopDelay, repoRoot, scrape, startZdd, zddBin, type LoopDelay } from './lib/zdd.ts';
 import { buildIsCurrent } from '../src/entry-point.ts';
 
 const opts = readOptions('Usage: node_modules/.bin/node bench/daemon-footprint.ts [options]', {
@@ -48,10 +48,6 @@ if (builds.length === 0) throw new Error(`--builds ${opts.builds}: name src, dis
 const buildEnv: Record<Build, Record<string, string>> = { src: { ZDD_FROM_SOURCE: '1' }, dist: { ZDD_FROM_SOURCE: '0' } };
 const buildEntry: Record<Build, string> = { src: '/src/cli/main.ts', dist: '/dist/cli/main.js' };
 const buildLabel: Record<Build, string> = { src: 'src (type stripping)', dist: 'dist (compiled)' };
-
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
 
 interface Measured {
   versionMs: number;
@@ -97,8 +93,7 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
   const z = await startZdd({ port, replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms' }, { env, controlPort });
   const argv = cmdline(z.proc.pid);
   if (!argv.some((a) => a.endsWith(buildEntry[build]))) throw new Error(`${build}: the daemon runs ${argv.join(' ')}, not …${buildEntry[build]}`);
-  const deployed = await z.deploy();
-  if (deployed.code !== 0) throw new Error(`zdd deploy web exited ${deployed.code}:\n${deployed.stdout}${deployed.stderr}\ndaemon:\n${z.proc.output()}`);
+  const deployed = await z.deployOrThrow();
   await waitForHttp(`${z.url}/healthz`, z.proc);
   const daemon = z.proc.pid;
 
@@ -117,9 +112,7 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
   // The event-loop delay, from /metrics on the control listener with a read token. The first scrape
   // starts the daemon's metrics (they are loaded then) and the delay histogram; each scrape reports the
   // delays since the one before.
-  const created = await z.run(['token', 'create', '--name', 'footprint', '--role', 'read']);
-  if (created.code !== 0) throw new Error(`zdd token create exited ${created.code}: ${created.stderr}`);
-  const token = created.stdout.trim().split('\n').at(-1)!;
+  const token = await z.readToken('footprint');
   const metricsUrl = `http://127.0.0.1:${controlPort}/metrics`;
   await scrape(metricsUrl, token);
   const windowCpu = new CpuMeter(idleTree.zdd);
@@ -193,21 +186,14 @@ async function ensureBuild(): Promise<string> {
 async function main(): Promise<void> {
   const started = Date.now();
   const wrkInfo = detect('wrk');
-  const choice = String(opts['load-tool']);
-  if (choice === 'wrk' && !wrkInfo.file) throw new Error(`--load-tool wrk: wrk is not installed: ${installHint}`);
-  const load: LoadTool = choice !== 'node' && wrkInfo.file ? wrkTool(wrkInfo.file) : nodeTool();
+  const load = chooseLoadTool(String(opts['load-tool']), wrkInfo);
   // Stops by itself: generous room for every phase, then it fails (and cleans up) rather than hang.
   const budgetS = runs * builds.length * (settleS + lagWindowS + durationS + afterS + idleWaitMs / 1000 + 90) + 180;
   setTimeout(() => {
     throw new Error(`the bench took more than ${budgetS} s`);
   }, budgetS * 1000).unref();
 
-  const print = (s = '') => process.stdout.write(`${s}\n`);
-  print('# zdd daemon footprint: memory and event-loop delay, sources and compiled build');
-  print();
-  print(`command: \`${commandLine()}\``);
-  print();
-  for (const l of machineLines([wrkInfo])) print(l);
+  for (const l of reportHeader('zdd daemon footprint: memory and event-loop delay, sources and compiled build', [wrkInfo])) print(l);
   if (durationS > 0) print(`- load generator: ${load.describe}`);
   if (builds.includes('dist')) print(`- dist/: ${await ensureBuild()}`);
   print(

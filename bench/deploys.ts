@@ -6,12 +6,12 @@
 //
 // See bench/README.md. Progress goes to stderr, the report (markdown) to stdout.
 import autocannon from 'autocannon';
-import { commandLine, readOptions } from './lib/args.ts';
+import { readOptions } from './lib/args.ts';
 import { startFreshConnectionLoad, type Failure, type Sample } from './lib/fresh-connections.ts';
-import { BackgroundMeter, machineLines, waitForIdle } from './lib/machine.ts';
+import { BackgroundMeter, reportHeader, waitForIdle } from './lib/machine.ts';
 import { freePort, runMain, sleep } from './lib/procs.ts';
 import { mean, percentile } from './lib/stats.ts';
-import { fmtInt, fmtMs, fmtPercent, fmtSeconds, markdownTable } from './lib/table.ts';
+import { fmtInt, fmtMs, fmtPercent, fmtSeconds, markdownTable, print, progress } from './lib/table.ts';
 import { startZdd } from './lib/zdd.ts';
 
 const opts = readOptions('Usage: node_modules/.bin/node bench/deploys.ts [options]', {
@@ -123,14 +123,7 @@ interface DeployRun {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const out = (s = '') => process.stdout.write(`${s}\n`);
-  const progress = (s: string) => process.stderr.write(`${s}\n`);
-
-  out('# zdd deploys-under-load benchmark');
-  out();
-  out(`command: \`${commandLine()}\``);
-  out();
-  for (const l of machineLines([])) out(l);
+  for (const l of reportHeader('zdd deploys-under-load benchmark', [])) print(l);
 
   progress('starting zdd serve …');
   const port = await freePort();
@@ -141,9 +134,8 @@ async function main(): Promise<void> {
     drainTimeout: String(opts['drain-timeout']),
     healthInterval: '100ms',
   });
-  const first = await z.deploy(['--version', 'v0']);
-  if (first.code !== 0) throw new Error(`first deploy failed (${first.code}):\n${first.stdout}${first.stderr}\ndaemon:\n${z.proc.output()}`);
-  out(
+  await z.deployOrThrow(['--version', 'v0']);
+  print(
     `- zdd: blue-green, ${replicas} replica(s) per release, rollbackWindow ${opts['rollback-window']}, drainTimeout ${opts['drain-timeout']}, ` +
       `health interval 100ms; app bench/upstream-app.js; every deploy changes APP_VERSION, so new instances start each time`,
   );
@@ -155,7 +147,7 @@ async function main(): Promise<void> {
     { name: 'POST 2 KB body', connections: 4, rate: opts['post-rate'] as number, path: '/echo', method: 'POST', body },
     { name: `GET /slow (${opts['slow-ms']} ms)`, connections: 4, rate: undefined, path: `/slow?ms=${opts['slow-ms']}` },
   ];
-  out(
+  print(
     `- load (from the bench process, for the whole run): ${specs
       .map((s) =>
         s.fresh
@@ -164,7 +156,7 @@ async function main(): Promise<void> {
       )
       .join('; ')}`,
   );
-  out();
+  print();
 
   const share = await waitForIdle(15_000);
   if (share !== undefined && share > 0.1) progress(`other processes keep ${fmtPercent(share)} of the CPU busy: starting anyway`);
@@ -196,18 +188,18 @@ async function main(): Promise<void> {
   const ok = runs.filter((r) => r.code === 0);
   const durations = runs.map((r) => r.end - r.start);
 
-  out(`## ${deploys} deploys under load`);
-  out();
-  out(
+  print(`## ${deploys} deploys under load`);
+  print();
+  print(
     markdownTable(
       ['deploys', 'succeeded', 'failed', 'mean duration', 'max duration', 'live version at the end'],
       [[String(runs.length), String(ok.length), String(runs.length - ok.length), fmtSeconds(mean(durations)), fmtSeconds(Math.max(...durations)), `${liveVersion ?? '?'} (expected v${deploys})`]],
       ['r', 'r', 'r', 'r', 'r', 'l'],
     ),
   );
-  out();
-  out(`## requests (${fmtSeconds(loadEnd - loadStart)} of load; deploys ran for ${fmtSeconds(deploysEnd - firstDeploy)} of it)`);
-  out();
+  print();
+  print(`## requests (${fmtSeconds(loadEnd - loadStart)} of load; deploys ran for ${fmtSeconds(deploysEnd - firstDeploy)} of it)`);
+  print();
   const rows: string[][] = [];
   let totalRequests = 0;
   let totalFailed = 0;
@@ -235,7 +227,7 @@ async function main(): Promise<void> {
     ]);
   }
   rows.push(['all', fmtInt(totalRequests), '', '', '', fmtInt(totalFailed) + (totalFailed > 0 ? ' ✗' : ''), '', '', '', '']);
-  out(
+  print(
     markdownTable(
       ['load', 'requests', 'conn errors', 'timeouts', 'non-2xx', 'failed', 'p99 ms before deploys', 'p99 ms during deploys', 'p99 ms whole run', 'max ms'],
       rows,
@@ -244,36 +236,36 @@ async function main(): Promise<void> {
   );
 
   if (totalSkipped > 0) {
-    out();
-    out(`⚠ ${totalSkipped} fresh-connection request(s) were not sent: too many earlier ones were still waiting (zdd or this machine lagging).`);
+    print();
+    print(`⚠ ${totalSkipped} fresh-connection request(s) were not sent: too many earlier ones were still waiting (zdd or this machine lagging).`);
   }
   const failures = loads.flatMap((l) => l.failures.map((f) => ({ ...f, load: l.spec.name }))).sort((a, b) => a.at - b.at);
   if (failures.length > 0) {
-    out();
-    out(`First failures (of ${failures.length}), with the deploy that was running:`);
+    print();
+    print(`First failures (of ${failures.length}), with the deploy that was running:`);
     for (const f of failures.slice(0, 15)) {
       const d = runs.find((r) => f.at >= r.start && f.at <= r.end + 1000);
-      out(`- t=${fmtSeconds(f.at - loadStart)} ${f.load}: ${f.what}${d ? ` — deploy ${d.n} (+${fmtSeconds(f.at - d.start)} after it started)` : ''}`);
+      print(`- t=${fmtSeconds(f.at - loadStart)} ${f.load}: ${f.what}${d ? ` — deploy ${d.n} (+${fmtSeconds(f.at - d.start)} after it started)` : ''}`);
     }
   }
   const failedRuns = runs.filter((r) => r.code !== 0);
   for (const r of failedRuns.slice(0, 3)) {
-    out();
-    out(`deploy ${r.n} exited ${r.code}:`);
-    out('```');
-    out(r.output.trim());
-    out('```');
+    print();
+    print(`deploy ${r.n} exited ${r.code}:`);
+    print('```');
+    print(r.output.trim());
+    print('```');
   }
   const bg = background.share();
-  out();
-  if (bg !== undefined) out(`Other processes on this machine used ${fmtPercent(bg)} of its CPU during the run${bg > 0.05 ? ' ⚠ — latencies are disturbed by them' : ''}.`);
-  out(
+  print();
+  if (bg !== undefined) print(`Other processes on this machine used ${fmtPercent(bg)} of its CPU during the run${bg > 0.05 ? ' ⚠ — latencies are disturbed by them' : ''}.`);
+  print(
     totalFailed === 0 && failedRuns.length === 0 && liveVersion === `v${deploys}`
       ? `Result: zero failed requests over ${deploys} deploys. ✓`
       : `Result: ${totalFailed} failed request(s), ${failedRuns.length} failed deploy(s). ✗`,
   );
-  out();
-  out(`total time: ${Math.round((Date.now() - started) / 1000)} s`);
+  print();
+  print(`total time: ${Math.round((Date.now() - started) / 1000)} s`);
   if (totalFailed > 0 || failedRuns.length > 0) process.exitCode = 1;
 }
 

@@ -4,15 +4,13 @@
 // log piping, status polls). Reports the clients' latency and the data plane's event-loop delay.
 //
 //   node_modules/.bin/node bench/isolation.ts [--rate 1000] [--duration 15]
-import { commandLine, readOptions } from './lib/args.ts';
-import { nodeTool, wrkTool, type LatencyResult, type LoadTool } from './lib/load.ts';
-import { detect, machineLines, waitForIdle } from './lib/machine.ts';
+import { readOptions } from './lib/args.ts';
+import { chooseLoadTool, type LatencyResult } from './lib/load.ts';
+import { detect, reportHeader, waitForIdle } from './lib/machine.ts';
 import { freePort, runMain, sleep, waitForHttp } from './lib/procs.ts';
-import { fmtInt, fmtMs, fmtRatio, markdownTable } from './lib/table.ts';
-import { startZdd, type ZddDaemon } from './lib/zdd.ts';
-import http from 'node:http';
-import path from 'node:path';
-import { socketPathFor } from '../src/daemon/paths.ts';
+import { median } from './lib/stats.ts';
+import { fmtInt, fmtMs, fmtRatio, markdownTable, print, progress } from './lib/table.ts';
+import { loopDelay, startZdd, type LoopDelay, type ZddDaemon } from './lib/zdd.ts';
 
 const opts = readOptions('Usage: node_modules/.bin/node bench/isolation.ts [options]', {
   rate: { default: 1000, help: 'requests per second, paced' },
@@ -25,76 +23,54 @@ const durationS = opts.duration as number;
 const connections = opts.connections as number;
 const rounds = opts.rounds as number;
 
-const progress = (text: string) => process.stderr.write(`${text}\n`);
-const print = (s = '') => process.stdout.write(`${s}\n`);
-
-interface Loop {
-  mean: number;
-  p99: number;
-  max: number;
-}
+type Loop = Pick<LoopDelay, 'mean' | 'p99' | 'max'>;
 
 /** The data plane's event-loop delay over the run: the daemon's (from /metrics) or its worker's (from status). */
-async function loopDelay(z: ZddDaemon, workers: number): Promise<Loop | undefined> {
-  if (workers > 0) {
-    const r = await z.run(['status', '--json']);
-    const s = JSON.parse(r.stdout) as { services: { workers: { loopDelayMs: Loop | null }[] | null }[] };
-    return s.services[0]?.workers?.[0]?.loopDelayMs ?? undefined;
-  }
+async function dataPlaneLoopDelay(z: ZddDaemon, workers: number): Promise<Loop | undefined> {
+  if (workers > 0) return (await z.status())?.workers?.[0]?.loopDelayMs ?? undefined;
   // prom-client measures the daemon's loop between scrapes (1 ms resolution).
-  const text = await new Promise<string>((resolve, reject) => {
-    http
-      .get({ socketPath: socketPathFor(path.join(z.dir, '.zdd')), path: '/metrics' }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-  const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(`${name} `)) ?? '')?.[2]) * 1000;
-  const l = { mean: value('nodejs_eventloop_lag_mean_seconds'), p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') };
+  const l = loopDelay(await z.metrics());
   return Number.isFinite(l.p99) && Number.isFinite(l.max) ? l : undefined;
+}
+
+/** Runs `step` again and again in the background until stop(), which waits for the step under way. */
+function repeatUntilStopped<T>(step: () => Promise<void>, result: () => T): { stop(): Promise<T> } {
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) await step();
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await done;
+      return result();
+    },
+  };
 }
 
 /** Loop delay is reported per interval: sample it every second of the run and keep the worst. */
 function sampleLoops(z: ZddDaemon, workers: number): { stop(): Promise<Loop | undefined> } {
   let worst: Loop | undefined;
-  let stopped = false;
-  const done = (async () => {
-    while (!stopped) {
+  return repeatUntilStopped(
+    async () => {
       await sleep(1000);
-      const l = await loopDelay(z, workers).catch(() => undefined);
+      const l = await dataPlaneLoopDelay(z, workers).catch(() => undefined);
       if (l) worst = worst ? { mean: Math.max(worst.mean, l.mean), p99: Math.max(worst.p99, l.p99), max: Math.max(worst.max, l.max) } : l;
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await done;
-      return worst;
     },
-  };
+    () => worst,
+  );
 }
 
 /** Blue-green deploys back to back until stopped; resolves with how many ran. */
 function churn(z: ZddDaemon): { stop(): Promise<number> } {
-  let stopped = false;
   let n = 0;
-  const done = (async () => {
-    while (!stopped) {
-      const r = await z.deploy(['--env', `APP_VERSION=v${++n}`]);
-      if (r.code !== 0) throw new Error(`deploy ${n} failed:\n${r.stdout}${r.stderr}`);
+  return repeatUntilStopped(
+    async () => {
+      await z.deployOrThrow(['--env', `APP_VERSION=v${++n}`]);
       await z.run(['status']);
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await done;
-      return n;
     },
-  };
+    () => n,
+  );
 }
 
 interface Row {
@@ -109,12 +85,8 @@ interface Row {
 async function main(): Promise<void> {
   const started = Date.now();
   const wrk = detect('wrk');
-  const load: LoadTool = wrk.file ? wrkTool(wrk.file) : nodeTool();
-  print('# zdd data-plane isolation');
-  print();
-  print(`command: \`${commandLine()}\``);
-  print();
-  for (const l of machineLines([wrk])) print(l);
+  const load = chooseLoadTool('auto', wrk);
+  for (const l of reportHeader('zdd data-plane isolation', [wrk])) print(l);
   print(`- load: ${load.describe}; ${fmtInt(rate)} req/s paced over ${connections} connections for ${durationS} s, hello world (bench/upstream-app.js)`);
   print(`- busy: blue-green deploys back to back (+ zdd status after each) during the run; quiet: nothing else`);
   print(`- ${rounds} rounds, the setups taking turns; medians of the rounds`);
@@ -126,8 +98,7 @@ async function main(): Promise<void> {
   for (const s of setups) {
     progress(`starting ${s.name} …`);
     s.z = await startZdd({ port: await freePort(), replicas: 2, rollbackWindow: '0s', drainTimeout: '2s', healthInterval: '100ms', workers: s.workers });
-    const d = await s.z.deploy();
-    if (d.code !== 0) throw new Error(`deploy failed:\n${d.stdout}${d.stderr}`);
+    await s.z.deployOrThrow();
     await waitForHttp(`${s.z.url}/healthz`, s.z.proc);
   }
   const rows = new Map<string, Row>(setups.map((s) => [s.name, { setup: s.name, quiet: [], busy: [], quietLoop: [], busyLoop: [], deploys: 0 }]));
@@ -148,18 +119,17 @@ async function main(): Promise<void> {
       row.busyLoop.push(await loops.stop());
     }
   }
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const table: string[][] = [];
   const base = rows.get(setups[0]!.name)!;
   for (const row of rows.values()) {
     const failed = [...row.quiet, ...row.busy].reduce((n, r) => n + r.errors + r.non2xx, 0);
-    const loop = (ls: (Loop | undefined)[]) => (ls.every((l) => l) ? `${fmtMs(med(ls.map((l) => l!.p99)))} / ${fmtMs(med(ls.map((l) => l!.max)))}` : '–');
+    const loop = (ls: (Loop | undefined)[]) => (ls.every((l) => l) ? `${fmtMs(median(ls.map((l) => l!.p99)))} / ${fmtMs(median(ls.map((l) => l!.max)))}` : '–');
     table.push([
       row.setup,
-      fmtMs(med(row.quiet.map((r) => r.p99Ms))),
-      fmtMs(med(row.busy.map((r) => r.p99Ms))),
-      fmtMs(med(row.busy.map((r) => r.maxMs))),
-      row === base ? '–' : fmtRatio(med(row.busy.map((r) => r.p99Ms)) / med(base.busy.map((r) => r.p99Ms))),
+      fmtMs(median(row.quiet.map((r) => r.p99Ms))),
+      fmtMs(median(row.busy.map((r) => r.p99Ms))),
+      fmtMs(median(row.busy.map((r) => r.maxMs))),
+      row === base ? '–' : fmtRatio(median(row.busy.map((r) => r.p99Ms)) / median(base.busy.map((r) => r.p99Ms))),
       loop(row.quietLoop),
       loop(row.busyLoop),
       fmtInt(row.deploys),

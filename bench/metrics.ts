@@ -6,15 +6,13 @@
 //   node_modules/.bin/node bench/metrics.ts [--runs 5] [--duration 5] [--connections 50]
 //
 // See bench/README.md. Progress goes to stderr, the report (markdown) to stdout.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { commandLine, readOptions } from './lib/args.ts';
-import { nodeTool, wrkTool, type LoadTool, type ThroughputResult } from './lib/load.ts';
-import { BackgroundMeter, CpuMeter, detect, installHint, machineLines, waitForIdle } from './lib/machine.ts';
-import { freePort, makeTempDir, runCommand, runMain, sleep, startProcess, waitForHttp, waitForLine } from './lib/procs.ts';
+import { readOptions } from './lib/args.ts';
+import { chooseLoadTool, type ThroughputResult } from './lib/load.ts';
+import { BackgroundMeter, CpuMeter, detect, reportHeader, waitForIdle } from './lib/machine.ts';
+import { freePort, runMain, sleep, waitForHttp } from './lib/procs.ts';
 import { median, percentile } from './lib/stats.ts';
-import { fmtInt, fmtMs, fmtPercent, fmtRatio, markdownTable } from './lib/table.ts';
-import { zddBin, zddYaml } from './lib/zdd.ts';
+import { fmtInt, fmtMs, fmtPercent, fmtRatio, markdownTable, print, progress } from './lib/table.ts';
+import { fetchMetrics, startZdd } from './lib/zdd.ts';
 
 const opts = readOptions('Usage: node_modules/.bin/node bench/metrics.ts [options]', {
   runs: { default: 5, help: 'max-throughput runs with and without scraping each, alternating; medians are reported' },
@@ -32,10 +30,6 @@ const connections = opts.connections as number;
 const warmupS = opts.warmup as number;
 const intervalMs = (opts['scrape-interval'] as number) * 1000;
 const idleWaitMs = (opts['idle-wait'] as number) * 1000;
-
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
 
 /** Scrapes /metrics every `intervalMs` while started, as Prometheus does: one scrape at a time. */
 class Scraper {
@@ -55,9 +49,7 @@ class Scraper {
   /** One scrape; its time in ms. */
   async once(): Promise<number> {
     const t0 = performance.now();
-    const r = await fetch(this.#url, { headers: { authorization: `Bearer ${this.#token}` }, signal: AbortSignal.timeout(5_000) });
-    const body = await r.text();
-    if (!r.ok) throw new Error(`GET /metrics answered ${r.status}: ${body}`);
+    const body = await fetchMetrics(this.#url, this.#token, 5_000);
     this.bytes = Buffer.byteLength(body);
     return performance.now() - t0;
   }
@@ -91,40 +83,18 @@ interface Run {
 async function main(): Promise<void> {
   const started = Date.now();
   const wrkInfo = detect('wrk');
-  const choice = String(opts['load-tool']);
-  if (choice === 'wrk' && !wrkInfo.file) throw new Error(`--load-tool wrk: wrk is not installed: ${installHint}`);
-  const load: LoadTool = choice !== 'node' && wrkInfo.file ? wrkTool(wrkInfo.file) : nodeTool();
-  const print = (s = '') => process.stdout.write(`${s}\n`);
-  print('# zdd metrics benchmark: the data plane with /metrics scraped and without');
-  print();
-  print(`command: \`${commandLine()}\``);
-  print();
-  for (const l of machineLines([wrkInfo])) print(l);
+  const load = chooseLoadTool(String(opts['load-tool']), wrkInfo);
+  for (const l of reportHeader('zdd metrics benchmark: the data plane with /metrics scraped and without', [wrkInfo])) print(l);
   print(`- load generator: ${load.describe}`);
 
   // zdd as a user runs it: zdd.yaml with a control listener, zdd serve, zdd deploy, a read token.
   progress('starting zdd serve and deploying …');
-  const dir = makeTempDir('zdd-bench-metrics-');
-  const port = await freePort();
   const controlPort = await freePort();
-  const yaml = `control: { listen: "127.0.0.1:${controlPort}" }\n${zddYaml({ port, replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms' }, dir)}`;
-  writeFileSync(path.join(dir, 'zdd.yaml'), yaml);
-  const zdd = startProcess('zdd serve', zddBin, ['serve', '--log-format', 'json'], { cwd: dir, env: { NO_COLOR: '1' } });
-  await waitForLine(zdd, (line) => {
-    try {
-      return / ready$/.test((JSON.parse(line) as { msg?: string }).msg ?? '');
-    } catch {
-      return false;
-    }
-  });
-  const cli = (args: string[]) => runCommand(zddBin, args, { cwd: dir, env: { NO_COLOR: '1' } });
-  const deployed = await cli(['deploy', 'web']);
-  if (deployed.code !== 0) throw new Error(`zdd deploy web exited ${deployed.code}:\n${deployed.stdout}${deployed.stderr}\ndaemon:\n${zdd.output()}`);
-  const url = `http://127.0.0.1:${port}/`;
-  await waitForHttp(`${url}healthz`, zdd);
-  const created = await cli(['token', 'create', '--name', 'prometheus', '--role', 'read']);
-  if (created.code !== 0) throw new Error(`zdd token create exited ${created.code}: ${created.stderr}`);
-  const token = created.stdout.trim().split('\n').at(-1)!;
+  const z = await startZdd({ port: await freePort(), replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms' }, { controlPort });
+  await z.deployOrThrow();
+  const url = `${z.url}/`;
+  await waitForHttp(`${url}healthz`, z.proc);
+  const token = await z.readToken('prometheus');
   const metricsUrl = `http://127.0.0.1:${controlPort}/metrics`;
   await new Scraper(metricsUrl, token).once();
 
@@ -148,7 +118,7 @@ async function main(): Promise<void> {
     if (idleWaitMs > 0) await waitForIdle(idleWaitMs);
     const scraper = new Scraper(metricsUrl, token);
     const background = new BackgroundMeter();
-    const cpu = new CpuMeter([zdd.pid]);
+    const cpu = new CpuMeter([z.proc.pid]);
     background.start();
     cpu.start();
     if (scraped) scraper.start();
@@ -167,7 +137,7 @@ async function main(): Promise<void> {
   progress(`${opts.scrapes} back-to-back scrapes of the idle daemon …`);
   if (idleWaitMs > 0) await waitForIdle(idleWaitMs);
   const one = new Scraper(metricsUrl, token);
-  const cpu = new CpuMeter([zdd.pid]);
+  const cpu = new CpuMeter([z.proc.pid]);
   cpu.start();
   const idleTimes: number[] = [];
   for (let k = 0; k < (opts.scrapes as number); k++) idleTimes.push(await one.once());

@@ -6,14 +6,15 @@
 //
 // See bench/README.md for what is measured and how to read the output. Progress goes to stderr, the
 // report (markdown) to stdout.
-import { commandLine, readOptions } from './lib/args.ts';
-import { nodeTool, wrkTool, type LatencyResult, type LoadTool, type ThroughputResult } from './lib/load.ts';
-import { BackgroundMeter, CpuMeter, detect, installHint, machineLines, waitForIdle, withChildren } from './lib/machine.ts';
-import { freePort, runMain, sleep, startProcess, waitForHttp } from './lib/procs.ts';
+import { readOptions } from './lib/args.ts';
+import { chooseLoadTool, type LatencyResult, type ThroughputResult } from './lib/load.ts';
+import { CpuMeter, detect, installHint, reportHeader, withChildren } from './lib/machine.ts';
+import { freePort, runMain, sleep, waitForHttp } from './lib/procs.ts';
 import { startHaproxy, startNginx } from './lib/proxies.ts';
+import { BackgroundTally, QuietMeasurer, backgroundBeforeLine } from './lib/quiet.ts';
 import { median } from './lib/stats.ts';
-import { fmtDeltaMs, fmtInt, fmtMs, fmtPercent, fmtRatio, markdownTable } from './lib/table.ts';
-import { startZdd, upstreamApp } from './lib/zdd.ts';
+import { fmtDeltaMs, fmtInt, fmtMs, fmtPercent, fmtRatio, markdownTable, print, progress } from './lib/table.ts';
+import { startUpstreamApp, startZdd } from './lib/zdd.ts';
 
 const opts = readOptions('Usage: node_modules/.bin/node bench/proxy.ts [options]', {
   duration: { default: 4, help: 'seconds of each max-throughput run' },
@@ -39,6 +40,7 @@ const fixedRate = opts['fixed-rate'] as number;
 const idleWaitMs = (opts['idle-wait'] as number) * 1000;
 const retries = opts.retries as number;
 const retryAbove = 0.1;
+const measurer = new QuietMeasurer({ idleWaitMs, retries, retryAbove, progress });
 
 interface Scenario {
   name: string;
@@ -75,57 +77,6 @@ interface Measured {
   failed: number;
 }
 
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
-interface BackgroundTally {
-  /** Sum of the kept measurements' background shares, and how many there were. */
-  shareSum: number;
-  measurements: number;
-  disturbed: number;
-  retried: number;
-}
-
-/**
- * Runs one measurement after waiting for the machine to be quiet; when other processes took more than
- * `retryAbove` of the CPU meanwhile, runs it again (up to `retries` times) and keeps the least disturbed.
- * `discarded` sees each attempt that is not kept.
- */
-async function measure<T>(tally: BackgroundTally, fn: () => Promise<T>, discarded: (value: T) => void): Promise<{ value: T; share: number | undefined }> {
-  let kept: { value: T; share: number | undefined } | undefined;
-  for (let attempt = 0; attempt <= retries; attempt++) {
-    if (attempt > 0) tally.retried++;
-    await quiet();
-    const meter = new BackgroundMeter();
-    meter.start();
-    const value = await fn();
-    meter.stop();
-    const share = meter.share();
-    if (!kept || (share ?? 0) < (kept.share ?? 0)) {
-      if (kept) discarded(kept.value);
-      kept = { value, share };
-    } else discarded(value);
-    if ((share ?? 0) <= retryAbove) break;
-    progress(`  (other processes used ${fmtPercent(share)} of the CPU during that measurement${attempt < retries ? ': measuring again' : ''})`);
-  }
-  if (kept!.share !== undefined) {
-    tally.measurements++;
-    tally.shareSum += kept!.share;
-    if (kept!.share > 0.05) tally.disturbed++;
-  }
-  return kept!;
-}
-
-/** Before a measurement: give other processes' CPU bursts (someone's test run) a chance to pass. */
-async function quiet(): Promise<void> {
-  if (idleWaitMs <= 0) return;
-  const t0 = performance.now();
-  const share = await waitForIdle(idleWaitMs);
-  const waited = performance.now() - t0;
-  if (waited > 1000) progress(`  (waited ${(waited / 1000).toFixed(1)} s for other processes to quiet down; now ${fmtPercent(share)} busy)`);
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   const wanted = new Set(String(opts.targets).split(',').map((s) => s.trim()));
@@ -134,29 +85,15 @@ async function main(): Promise<void> {
   const nginxTool = detect('nginx');
   const haproxyTool = detect('haproxy');
   const wrkInfo = detect('wrk');
-  const toolChoice = String(opts['load-tool']);
-  if (toolChoice === 'wrk' && !wrkInfo.file) throw new Error(`--load-tool wrk: wrk is not installed: ${installHint}`);
-  const load: LoadTool = toolChoice !== 'node' && wrkInfo.file ? wrkTool(wrkInfo.file) : nodeTool();
+  const load = chooseLoadTool(String(opts['load-tool']), wrkInfo);
 
-  const print = (s = '') => process.stdout.write(`${s}\n`);
-  print('# zdd proxy benchmark');
-  print();
-  print(`command: \`${commandLine()}\``);
-  print();
-  for (const l of machineLines([nginxTool, haproxyTool, wrkInfo])) print(l);
+  for (const l of reportHeader('zdd proxy benchmark', [nginxTool, haproxyTool, wrkInfo])) print(l);
   print(`- load generator: ${load.describe}`);
-  const idle = new BackgroundMeter();
-  idle.start();
-  await sleep(1000);
-  idle.stop();
-  const before = idle.share();
-  if (before !== undefined) print(`- CPU used by other processes in the second before the bench: ${fmtPercent(before)} of the machine${before > 0.05 ? ' ⚠ the machine is not idle: expect noisy numbers' : ''}`);
+  const before = await backgroundBeforeLine();
+  if (before !== undefined) print(before);
 
   // One upstream app process for direct, nginx and haproxy; zdd starts its own identical instance.
-  const appPort = await freePort();
-  const app = startProcess('upstream-app', process.execPath, [upstreamApp], { env: { PORT: String(appPort), HOST: '127.0.0.1', BENCH_QUIET: '1' } });
-  const appUrl = `http://127.0.0.1:${appPort}`;
-  await waitForHttp(`${appUrl}/healthz`, app);
+  const { port: appPort, url: appUrl, proc: app } = await startUpstreamApp();
   const cost = (await (await fetch(`${appUrl}/cost`)).json()) as { renderMs: number; renderBytes: number };
   print(`- upstream: bench/upstream-app.js (Node ${process.version}); /render costs ${fmtMs(cost.renderMs)} ms CPU in-process and answers ${fmtInt(cost.renderBytes)} bytes`);
 
@@ -181,8 +118,7 @@ async function main(): Promise<void> {
     if (!wanted.has(name)) continue;
     progress(`starting zdd serve (proxy.workers ${workers}) and deploying …`);
     const z = await startZdd({ port: await freePort(), replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms', workers });
-    const d = await z.deploy();
-    if (d.code !== 0) throw new Error(`zdd deploy web exited ${d.code}:\n${d.stdout}${d.stderr}\ndaemon:\n${z.proc.output()}`);
+    await z.deployOrThrow();
     await waitForHttp(`${z.url}/healthz`, z.proc);
     // The proxy's CPU: the daemon's and its data-plane workers' (the app instances are counted apart).
     const workerPids = await z.workerPids();
@@ -200,7 +136,7 @@ async function main(): Promise<void> {
   );
 
   for (const scenario of scenarios) {
-    const background: BackgroundTally = { shareSum: 0, measurements: 0, disturbed: 0, retried: 0 };
+    const background = new BackgroundTally();
     const results = new Map<string, Measured>(targets.map((t) => [t.name, { runs: [], proxyCpuMs: undefined, appCpuMs: undefined, failed: 0 }]));
     for (const t of targets) {
       progress(`${scenario.name}: warming up ${t.name} (${warmupS} s) …`);
@@ -209,7 +145,7 @@ async function main(): Promise<void> {
     for (let run = 1; run <= runs; run++) {
       for (const t of targets) {
         const m = results.get(t.name)!;
-        const { value } = await measure(
+        const { value } = await measurer.measure(
           background,
           async () => {
             const proxyCpu = new CpuMeter(t.proxyPids);
@@ -237,7 +173,7 @@ async function main(): Promise<void> {
     for (const t of targets) {
       progress(`${scenario.name}: latency of ${t.name} at ${fmtInt(rate)} req/s (${latencyS} s) …`);
       const m = results.get(t.name)!;
-      const { value, share } = await measure(
+      const { value, share } = await measurer.measure(
         background,
         () => load.latency(t.url + scenario.path, { connections, durationS: latencyS, rate }),
         (d) => (m.failed += d.errors + d.non2xx),
@@ -248,7 +184,7 @@ async function main(): Promise<void> {
       await sleep(200);
       if (fixedRate > 0) {
         progress(`${scenario.name}: latency of ${t.name} at ${fmtInt(fixedRate)} req/s (${latencyS} s) …`);
-        const fixed = await measure(
+        const fixed = await measurer.measure(
           background,
           () => load.latency(t.url + scenario.path, { connections, durationS: latencyS, rate: fixedRate }),
           (d) => (m.failed += d.errors + d.non2xx),
@@ -318,12 +254,8 @@ async function main(): Promise<void> {
         ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', ...(fixedRate > 0 ? ['r' as const, 'r' as const] : []), 'r'],
       ),
     );
-    if (background.measurements > 0)
-      notes.push(
-        `Other processes on this machine used ${fmtPercent(background.shareSum / background.measurements)} of its CPU on average during the measurements kept; ` +
-          `${background.disturbed} of ${background.measurements} had more than 5%${background.disturbed > 0 ? ' ⚠ — those numbers are disturbed by them' : ''}` +
-          (background.retried > 0 ? `; ${background.retried} measurement(s) were repeated because of them.` : '.'),
-      );
+    const backgroundNote = background.note();
+    if (backgroundNote !== undefined) notes.push(backgroundNote);
     for (const n of notes) {
       print();
       print(n);

@@ -6,15 +6,15 @@
 //
 // See bench/README.md for what is measured and how to read the output. Progress goes to stderr, the report
 // (markdown) to stdout.
-import { commandLine, readOptions } from './lib/args.ts';
-import { BackgroundMeter, CpuMeter, machineLines, withChildren } from './lib/machine.ts';
-import { freePort, runMain, sleep, startProcess, waitForHttp } from './lib/procs.ts';
-import { BackgroundTally, QuietMeasurer } from './lib/quiet.ts';
-import { fmtInt, fmtPercent } from './lib/table.ts';
+import { readOptions } from './lib/args.ts';
+import { CpuMeter, reportHeader, withChildren } from './lib/machine.ts';
+import { freePort, runMain, sleep } from './lib/procs.ts';
+import { BackgroundTally, QuietMeasurer, backgroundBeforeLine } from './lib/quiet.ts';
+import { fmtInt, print, progress } from './lib/table.ts';
 import { checkResumption, h2loadLatency, h2loadThroughput, handshakes, type Endpoint, type Protocol } from './lib/tls-load.ts';
 import { benchHost, detectTlsTool, makeBenchCertificate, startCaddy, startNginxTls, installHint, toolLine, waitForHttps, type TlsTool } from './lib/tls-peers.ts';
 import { resumeWays, tlsReport, typicalRps, type Handshakes, type LatencyRun, type Throughput, type TlsResults } from './lib/tls-report.ts';
-import { startZdd, upstreamApp } from './lib/zdd.ts';
+import { startUpstreamApp, startZdd } from './lib/zdd.ts';
 
 const opts = readOptions('Usage: node_modules/.bin/node bench/tls.ts [options]', {
   duration: { default: 3, help: 'seconds of each max-throughput run' },
@@ -43,10 +43,6 @@ const rateShare = opts['rate-share'] as number;
 const handshakeS = opts['handshake-duration'] as number;
 const handshakeClients = opts['handshake-clients'] as number;
 
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
-
 const measurer = new QuietMeasurer({ idleWaitMs: (opts['idle-wait'] as number) * 1000, retries: opts.retries as number, retryAbove: 0.1, progress });
 
 interface Target {
@@ -68,27 +64,16 @@ async function main(): Promise<void> {
   const opensslTool = detectTlsTool('openssl');
   if (!opensslTool.file) throw new Error(`openssl is not installed, and it makes the certificate and the handshakes: ${installHint('openssl')}`);
 
-  const print = (s = '') => process.stdout.write(`${s}\n`);
-  print('# zdd TLS benchmark');
-  print();
-  print(`command: \`${commandLine()}\``);
-  print();
-  for (const l of machineLines([])) print(l);
+  for (const l of reportHeader('zdd TLS benchmark', [])) print(l);
   for (const t of [nginxTool, caddyTool, h2loadTool, opensslTool]) print(toolLine(t));
-  const idle = new BackgroundMeter();
-  idle.start();
-  await sleep(1000);
-  idle.stop();
-  const before = idle.share();
-  if (before !== undefined) print(`- CPU used by other processes in the second before the bench: ${fmtPercent(before)} of the machine${before > 0.05 ? ' ⚠ the machine is not idle: expect noisy numbers' : ''}`);
+  const before = await backgroundBeforeLine();
+  if (before !== undefined) print(before);
 
   const cert = makeBenchCertificate(opensslTool.file);
   print(`- certificate: ${cert.describe}`);
 
   // One upstream app process behind direct, nginx and Caddy; zdd starts its own identical instance.
-  const appPort = await freePort();
-  const app = startProcess('upstream-app', process.execPath, [upstreamApp], { env: { PORT: String(appPort), HOST: '127.0.0.1', BENCH_QUIET: '1' } });
-  await waitForHttp(`http://127.0.0.1:${appPort}/healthz`, app);
+  const { port: appPort } = await startUpstreamApp();
   print(`- upstream: bench/upstream-app.js (Node ${process.version}), \`GET /\` (a 13-byte body: the proxy's own cost dominates), plain HTTP/1.1 with keep-alive behind every proxy`);
 
   const targets: Target[] = [];
@@ -114,8 +99,7 @@ async function main(): Promise<void> {
     progress('starting zdd serve and deploying …');
     const port = await freePort();
     const z = await startZdd({ port, replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms', hosts: [benchHost], tls: { cert: cert.certFile, key: cert.keyFile } });
-    const d = await z.deploy();
-    if (d.code !== 0) throw new Error(`zdd deploy web exited ${d.code}:\n${d.stdout}${d.stderr}\ndaemon:\n${z.proc.output()}`);
+    await z.deployOrThrow();
     await waitForHttps(port, cert, z.proc);
     targets.push({ name: 'zdd', endpoint: { port, tls: true }, proxyPids: [z.proc.pid] });
   }

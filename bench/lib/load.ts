@@ -2,6 +2,7 @@
 // a pacing script, or a small Node generator without it).
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
+import { installHint, type Tool } from './machine.ts';
 import { pacedLoad } from './paced.ts';
 import { runCommand } from './procs.ts';
 
@@ -111,4 +112,10 @@ export function nodeTool(): LoadTool {
       return { ...r, keptUp: r.late <= r.requests * 0.01 && r.achievedRps >= o.rate * 0.97 };
     },
   };
+}
+
+/** The load generator a bench's --load-tool asks for: auto (wrk if installed), wrk (or fail), or node. */
+export function chooseLoadTool(choice: string, wrk: Tool): LoadTool {
+  if (choice === 'wrk' && !wrk.file) throw new Error(`--load-tool wrk: wrk is not installed: ${installHint}`);
+  return choice !== 'node' && wrk.file ? wrkTool(wrk.file) : nodeTool();
 }

@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { commandLine } from './args.ts';
 
 export const installHint = 'apt-get install nginx-light haproxy wrk';
 
@@ -66,6 +67,11 @@ export function machineLines(tools: Tool[]): string[] {
   return lines;
 }
 
+/** The top of a report: its title, the command line as typed, and the machine's facts. */
+export function reportHeader(title: string, tools: Tool[]): string[] {
+  return [`# ${title}`, '', `command: \`${commandLine()}\``, '', ...machineLines(tools)];
+}
+
 /** Clock ticks per second of /proc/<pid>/stat's CPU times. */
 let clkTck: number | undefined;
 function ticksPerSecond(): number {
@@ -96,19 +102,36 @@ export function cpuMs(pid: number): number | undefined {
   return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond();
 }
 
-/** The pid and its children (one level: nginx's master and workers). */
-export function withChildren(pid: number): number[] {
-  const pids = [pid];
+/** The /proc/<pid>/stat fields (as statFields) of every process there is now; undefined without /proc. */
+function allStatFields(): Map<number, string[]> | undefined {
+  const all = new Map<number, string[]>();
   try {
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
       const f = statFields(Number(name));
-      if (f && Number(f[1]) === pid) pids.push(Number(name));
+      if (f) all.set(Number(name), f);
     }
   } catch {
-    // no /proc: the pid alone
+    return undefined;
   }
-  return pids;
+  return all;
+}
+
+/** Every process's children, by parent pid, as of now; empty without /proc. */
+export function childrenByParent(stats = allStatFields()): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const [pid, f] of stats ?? []) {
+    const ppid = Number(f[1]);
+    const siblings = children.get(ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(ppid, [pid]);
+  }
+  return children;
+}
+
+/** The pid and its children (one level: nginx's master and workers). */
+export function withChildren(pid: number): number[] {
+  return [pid, ...(childrenByParent().get(pid) ?? [])];
 }
 
 /** Measures the CPU a set of processes uses between start() and stop(); undefined where /proc is missing. */
@@ -160,25 +183,14 @@ function cpuWithReapedMs(f: string[]): number {
  * children it has reaped (a zdd instance stopped during a deploy counts in the daemon that reaped it).
  */
 function ownTreeCpuMs(): number | undefined {
-  const parentOf = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  try {
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const f = statFields(Number(name));
-      if (!f) continue;
-      parentOf.set(Number(name), Number(f[1]));
-      cpu.set(Number(name), cpuWithReapedMs(f));
-    }
-  } catch {
-    return undefined;
-  }
-  const children = new Map<number, number[]>();
-  for (const [pid, ppid] of parentOf) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  const stats = allStatFields();
+  if (!stats) return undefined;
+  const children = childrenByParent(stats);
   let total = 0;
   const todo = [process.pid];
   for (let pid = todo.pop(); pid !== undefined; pid = todo.pop()) {
-    total += cpu.get(pid) ?? 0;
+    const f = stats.get(pid);
+    if (f) total += cpuWithReapedMs(f);
     todo.push(...(children.get(pid) ?? []));
   }
   return total;

@@ -9,8 +9,23 @@ export interface StartedProxy {
   proc: Managed;
 }
 
-export function nginxConfig(dir: string, listenPort: number, upstreamPort: number): string {
+/** A site of nginxProxyConfig: what sets it apart from the others. */
+export interface NginxSite {
+  /** Directives of the `server` block before `location /` (listen, TLS …). */
+  server: string[];
+  /** More directives of `upstream app`, after its server and keepalive. */
+  upstream?: string[];
+  /** More directives of `location /`, after the proxy_* ones every site has. */
+  location?: string[];
+}
+
+/**
+ * nginx as the reference reverse proxy to 127.0.0.1:<upstreamPort>: one worker, keep-alive to the upstream,
+ * Host and X-Forwarded-For passed on, no access log; its pid, error log and temp files in `dir`.
+ */
+export function nginxProxyConfig(dir: string, upstreamPort: number, site: NginxSite): string {
   const asRoot = process.getuid?.() === 0;
+  const lines = (directives: string[] | undefined, indent: string) => (directives ?? []).map((d) => `${indent}${d}\n`).join('');
   return `# written by bench/lib/proxies.ts
 worker_processes 1;
 daemon off;
@@ -30,31 +45,51 @@ http {
   upstream app {
     server 127.0.0.1:${upstreamPort};
     keepalive 64;
-  }
+${lines(site.upstream, '    ')}  }
   server {
-    listen 127.0.0.1:${listenPort};
-    location / {
+${lines(site.server, '    ')}    location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
+${lines(site.location, '      ')}    }
   }
 }
 `;
 }
 
-export async function startNginx(nginx: string, upstreamPort: number): Promise<StartedProxy> {
-  const dir = makeTempDir('zdd-bench-nginx-');
+export function nginxConfig(dir: string, listenPort: number, upstreamPort: number): string {
+  return nginxProxyConfig(dir, upstreamPort, { server: [`listen 127.0.0.1:${listenPort};`] });
+}
+
+/**
+ * nginx in the foreground from a temp folder of its own, `config(dir, port)` its nginx.conf (`port`: a free
+ * one to listen on); resolves once `ready(port, proc)` does.
+ */
+export async function runNginx(
+  nginx: string,
+  config: (dir: string, port: number) => string,
+  ready: (port: number, proc: Managed) => Promise<void>,
+  tempPrefix = 'zdd-bench-nginx-',
+): Promise<{ port: number; proc: Managed }> {
+  const dir = makeTempDir(tempPrefix);
   mkdirSync(path.join(dir, 'tmp'));
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, port, upstreamPort));
+  writeFileSync(conf, config(dir, port));
   const proc = startProcess('nginx', nginx, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, proc);
-  return { url, proc };
+  await ready(port, proc);
+  return { port, proc };
+}
+
+export async function startNginx(nginx: string, upstreamPort: number): Promise<StartedProxy> {
+  const { port, proc } = await runNginx(
+    nginx,
+    (dir, listenPort) => nginxConfig(dir, listenPort, upstreamPort),
+    (listenPort, owner) => waitForHttp(`http://127.0.0.1:${listenPort}/healthz`, owner),
+  );
+  return { url: `http://127.0.0.1:${port}`, proc };
 }
 
 export function haproxyConfig(listenPort: number, upstreamPort: number): string {

@@ -1,7 +1,19 @@
 // Measuring on a shared machine: before each measurement wait for other processes' CPU bursts to pass, and
-// repeat a measurement they disturbed, keeping the least disturbed attempt (as bench/proxy.ts does inline).
+// repeat a measurement they disturbed, keeping the least disturbed attempt.
 import { BackgroundMeter, waitForIdle } from './machine.ts';
+import { sleep } from './procs.ts';
 import { fmtPercent } from './table.ts';
+
+/** The report's line on how busy other processes kept the machine in the second before the bench; undefined off Linux. */
+export async function backgroundBeforeLine(): Promise<string | undefined> {
+  const idle = new BackgroundMeter();
+  idle.start();
+  await sleep(1000);
+  idle.stop();
+  const before = idle.share();
+  if (before === undefined) return undefined;
+  return `- CPU used by other processes in the second before the bench: ${fmtPercent(before)} of the machine${before > 0.05 ? ' ⚠ the machine is not idle: expect noisy numbers' : ''}`;
+}
 
 export interface QuietOptions {
   /** Wait up to this long before each measurement for the machine to be quiet (0: never). */

@@ -1,4 +1,14 @@
-// Markdown tables and number formatting for the benches' output.
+// The benches' output: the report (markdown) on stdout, progress on stderr; markdown tables and number formatting.
+
+/** A line of the report, on stdout. */
+export function print(s = ''): void {
+  process.stdout.write(`${s}\n`);
+}
+
+/** A line of progress, on stderr (kept out of the report). */
+export function progress(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
 
 /** A markdown table with padded columns; `align` is 'l' or 'r' per column (numbers right). */
 export function markdownTable(headers: string[], rows: string[][], align: ('l' | 'r')[] = []): string {

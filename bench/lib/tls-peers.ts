@@ -1,11 +1,12 @@
 // The TLS bench's setting: one certificate made with openssl, and nginx (ssl + http2) and Caddy serving it
 // in front of the upstream app, one worker / one thread each, as zdd does with its one daemon process.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { findTool, toolVersion } from './machine.ts';
 import { freePort, makeTempDir, sleep, startProcess, type Managed } from './procs.ts';
+import { nginxProxyConfig, runNginx } from './proxies.ts';
 
 /** The name every client asks for (SNI where the tool can send it, Host / :authority always). */
 export const benchHost = 'bench.test';
@@ -105,63 +106,33 @@ function nginxHasHttp2Directive(version: string): boolean {
 }
 
 export function nginxTlsConfig(dir: string, port: number, appPort: number, cert: BenchCertificate, version: string): string {
-  const asRoot = process.getuid?.() === 0;
   const h2on = nginxHasHttp2Directive(version);
-  return `# written by bench/lib/tls-peers.ts
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-${asRoot ? 'user root;  # the temp folder is root-only' : ''}
-events {
-  worker_connections 4096;
-}
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp/client_body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  upstream app {
-    server 127.0.0.1:${appPort};
-    keepalive 64;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:${port} ssl${h2on ? '' : ' http2'};
-    ${h2on ? 'http2 on;' : ''}
-    server_name ${benchHost};
-    ssl_certificate ${cert.certFile};
-    ssl_certificate_key ${cert.keyFile};
-    # TLS 1.3 is not in the default list before nginx 1.23.4.
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_cache shared:SSL:10m;
-    ssl_session_tickets on;
-    # The default (1000) would end each load generator connection with a GOAWAY every 1000 requests.
-    keepalive_requests 1000000;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
-  }
-}
-`;
+  return nginxProxyConfig(dir, appPort, {
+    upstream: ['keepalive_requests 1000000;'],
+    server: [
+      `listen 127.0.0.1:${port} ssl${h2on ? '' : ' http2'};`,
+      ...(h2on ? ['http2 on;'] : []),
+      `server_name ${benchHost};`,
+      `ssl_certificate ${cert.certFile};`,
+      `ssl_certificate_key ${cert.keyFile};`,
+      '# TLS 1.3 is not in the default list before nginx 1.23.4.',
+      'ssl_protocols TLSv1.2 TLSv1.3;',
+      'ssl_session_cache shared:SSL:10m;',
+      'ssl_session_tickets on;',
+      '# The default (1000) would end each load generator connection with a GOAWAY every 1000 requests.',
+      'keepalive_requests 1000000;',
+    ],
+    location: ['proxy_set_header X-Forwarded-Proto $scheme;'],
+  });
 }
 
-export async function startNginxTls(tool: TlsTool, appPort: number, cert: BenchCertificate): Promise<TlsPeer> {
-  const dir = makeTempDir('zdd-bench-nginx-tls-');
-  mkdirSync(path.join(dir, 'tmp'));
-  const port = await freePort();
-  const conf = path.join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxTlsConfig(dir, port, appPort, cert, tool.version));
-  const proc = startProcess('nginx', tool.file!, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf]);
-  await waitForHttps(port, cert, proc);
-  return { port, proc };
+export function startNginxTls(tool: TlsTool, appPort: number, cert: BenchCertificate): Promise<TlsPeer> {
+  return runNginx(
+    tool.file!,
+    (dir, port) => nginxTlsConfig(dir, port, appPort, cert, tool.version),
+    (port, proc) => waitForHttps(port, cert, proc),
+    'zdd-bench-nginx-tls-',
+  );
 }
 
 /** Caddy as a user would set it up for a certificate of their own: no admin API, no ACME, no HTTP/3. */
