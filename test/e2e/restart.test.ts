@@ -7,19 +7,10 @@ import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { version } from '../helpers/http.ts';
 import { startFreshConnectionLoad, startKeepAliveLoad } from '../helpers/load.ts';
 import { freePort } from '../helpers/ports.ts';
+import { stopByPid } from '../helpers/processes.ts';
 import { makeProject, serviceYaml, type Project } from '../helpers/project.ts';
 import { isAlive, serviceStatus, waitForStatus } from '../helpers/status.ts';
 import { startWsClients } from '../helpers/ws-clients.ts';
-
-/** Stops a daemon this test did not start itself (the successor of a restart), and waits for it. */
-async function stopByPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
-}
 
 describe('zdd restart', () => {
   let project: Project;

@@ -7,8 +7,9 @@ import { zdd } from '../helpers/cli.ts';
 import { DaemonProcess, type LogLine } from '../helpers/daemon.ts';
 import { version } from '../helpers/http.ts';
 import { freePort } from '../helpers/ports.ts';
+import { stopByPid } from '../helpers/processes.ts';
 import { makeProject, serviceYaml, testAppDir, type Project } from '../helpers/project.ts';
-import { isAlive, serviceStatus } from '../helpers/status.ts';
+import { serviceStatus } from '../helpers/status.ts';
 
 // Socket activation without systemd: test/fixtures/socket-launcher.py binds the sockets and starts
 // `zdd serve` with them as systemd does for a .socket unit (fds 3, 4, …, LISTEN_FDS, LISTEN_PID).
@@ -39,16 +40,6 @@ function socketsOf(pid: number): string[] {
       return [];
     }
   });
-}
-
-/** Stops a daemon the launcher did not start (the successor of a restart), and waits for it. */
-async function stopByPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  while (isAlive(pid)) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** A GET on a new connection: when the connection is made, and the answer's status. */

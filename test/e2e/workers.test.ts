@@ -10,6 +10,7 @@ import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request } from '../helpers/http.ts';
 import { startKeepAliveLoad } from '../helpers/load.ts';
 import { freePort } from '../helpers/ports.ts';
+import { waitForExit } from '../helpers/processes.ts';
 import { makeProject, serviceYaml, type Project } from '../helpers/project.ts';
 import { apiStatus, isAlive, waitForStatus, type StatusJson } from '../helpers/status.ts';
 
@@ -113,7 +114,7 @@ describe('proxy.workers: two data-plane processes', () => {
     const result = await load.stop();
     assert.ok(result.requests > 100);
     assert.deepEqual({ errors: result.errors, non2xx: result.non2xx }, { errors: 0, non2xx: 0 }, JSON.stringify(result));
-    for (const pid of old) await waitFor(() => !isAlive(pid!), `old worker ${pid} exits`);
+    for (const pid of old) await waitForExit(pid!, 20_000);
     assert.equal(after.workers!.length, 2);
   });
 
@@ -137,11 +138,3 @@ describe('proxy.workers: two data-plane processes', () => {
     assert.deepEqual(replies.map((x) => x.status), Array(20).fill(200));
   });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
