@@ -9,6 +9,7 @@ import { zdd } from '../helpers/cli.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeProject, serviceYaml, zddBin, type Project } from '../helpers/project.ts';
 import { isAlive } from '../helpers/status.ts';
+import { stopByPid } from '../helpers/processes.ts';
 
 /** Resolves with the file's text once it matches. */
 function fileMatching(file: string, re: RegExp): Promise<string> {
@@ -30,11 +31,8 @@ describe('zdd restart of a foreground zdd serve', () => {
   let old: ChildProcess | undefined;
   after(async () => {
     if (old?.exitCode === null) old.kill();
-    if (successor && isAlive(successor)) {
-      // The test failed before its own zdd stop: stop the new daemon as systemd would.
-      process.kill(successor, 'SIGTERM');
-      while (isAlive(successor)) await new Promise((r) => setTimeout(r, 50));
-    }
+    // The test failed before its own zdd stop: stop the new daemon as systemd would.
+    if (successor) await stopByPid(successor);
     project?.remove();
   });
 

@@ -9,7 +9,8 @@ import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request, version } from '../helpers/http.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeProject, serviceYaml, testAppDir, type Project } from '../helpers/project.ts';
-import { isAlive, type StatusJson } from '../helpers/status.ts';
+import type { StatusJson } from '../helpers/status.ts';
+import { stopByPid } from '../helpers/processes.ts';
 
 describe('zdd.yaml changed under a running daemon', () => {
   let project: Project;
@@ -26,10 +27,7 @@ describe('zdd.yaml changed under a running daemon', () => {
 
   after(async () => {
     await daemon?.stop();
-    if (successor) {
-      process.kill(successor, 'SIGTERM');
-      while (isAlive(successor)) await new Promise((r) => setTimeout(r, 50));
-    }
+    if (successor) await stopByPid(successor);
     project?.remove();
   });
 
