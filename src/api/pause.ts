@@ -14,10 +14,12 @@ export interface PauseAnswer {
 
 /**
  * zdd pause: new requests wait (up to proxy.holdTimeout each) until resume, or, with a maintenance text,
- * are answered 503 with it at once. Requests in flight finish. Kept in memory: a restart of zdd resumes.
+ * are answered 503 with it at once. Requests in flight finish. Recorded: a restarted zdd (zdd restart,
+ * or after a crash) pauses the service again before it serves.
  */
 export function pauseService(s: ServiceState, store: Store, maintenance: string | undefined): PauseAnswer {
   const p = s.plane.pause(maintenance);
+  store.savePause(s.name, p.since, p.maintenance);
   const message =
     maintenance === undefined
       ? `${s.name} is paused: new requests wait (up to ${formatDuration(s.config.proxy.holdTimeout)} each) until zdd resume ${s.name}`
@@ -30,6 +32,7 @@ export function pauseService(s: ServiceState, store: Store, maintenance: string 
 export function resumeService(s: ServiceState, store: Store): PauseAnswer {
   const held = s.plane.held;
   const was = s.plane.resume();
+  store.clearPause(s.name);
   const message = was ? `${s.name} resumed${held > 0 ? `: ${held} held request(s) go on` : ''}` : `${s.name} was not paused`;
   if (was) store.addEvent({ service: s.name, type: 'resume', message });
   return { service: s.name, paused: null, held, message };

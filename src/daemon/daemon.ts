@@ -193,6 +193,8 @@ export class Daemon {
         }
         store.ensureService(svc.name);
       }
+      // A service paused (or in maintenance) before zdd restarted stays so: before anything is served.
+      for (const p of store.pauses()) services.get(p.service)?.plane.pause(p.maintenance, p.since);
       const sites = certificateSites([...config.services.values()]);
       if (sites.length > 0) {
         // Loaded only when a service has tls: the ACME and X.509 libraries cost ~75 MB of memory.

@@ -62,8 +62,8 @@ export class Admission {
   }
 
   /** New requests are held until resume() or their timeout; with `maintenance`, answered 503 with that text. */
-  pause(maintenance?: string): Pause {
-    this.#pause = { since: this.#pause?.since ?? Date.now(), maintenance };
+  pause(maintenance?: string, since?: number): Pause {
+    this.#pause = { since: since ?? this.#pause?.since ?? Date.now(), maintenance };
     this.#wake();
     return this.#pause;
   }

@@ -53,9 +53,10 @@ export interface DataPlane {
   readonly rejections: Rejections;
   /** Limits, timeouts and trusted networks for new requests (the service's `proxy` settings). */
   configure(config: ProxyConfig): void;
-  /** zdd pause: new requests wait (or, in maintenance, get 503 with the text) until resume(); in memory only. */
+  /** zdd pause: new requests wait (or, in maintenance, get 503 with the text) until resume(). The store keeps it across restarts. */
   readonly paused: Pause | undefined;
-  pause(maintenance?: string): Pause;
+  /** `since`: when it began (a pause restored after a restart of zdd); default now, or the pause's own if already paused. */
+  pause(maintenance?: string, since?: number): Pause;
   /** False when it was not paused. */
   resume(): boolean;
   /** Requests waiting for a routable instance or for the end of a pause. */

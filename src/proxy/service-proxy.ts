@@ -110,8 +110,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   }
 
   /** New requests are held (not forwarded) until resume() or holdTimeout; with `maintenance`, answered 503 with that text. */
-  pause(maintenance?: string): Pause {
-    return this.#admission.pause(maintenance);
+  pause(maintenance?: string, since?: number): Pause {
+    return this.#admission.pause(maintenance, since);
   }
 
   /** Held requests go on; false when the service was not paused. */

@@ -94,6 +94,12 @@ export const migrations: string[] = [
   // Each instance's process start time (clock ticks since boot): with the pid, it names the process, so a
   // daemon started after a crash re-adopts the instances still running, never a process that reused a pid.
   `ALTER TABLE instances ADD COLUMN start_time INTEGER;`,
+  // zdd pause / zdd resume: a paused service (or one in maintenance) stays so across zdd restart and a crash.
+  `CREATE TABLE pauses (
+     service TEXT PRIMARY KEY,
+     since INTEGER NOT NULL,
+     maintenance TEXT
+   );`,
 ];
 
 export function openDatabase(file: string): DatabaseSync {

@@ -110,6 +110,9 @@ function statements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
   return {
     upsertService: p('INSERT INTO services (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'),
+    savePause: p('INSERT INTO pauses (service, since, maintenance) VALUES (?, ?, ?) ON CONFLICT (service) DO UPDATE SET since = excluded.since, maintenance = excluded.maintenance'),
+    clearPause: p('DELETE FROM pauses WHERE service = ?'),
+    pauses: p('SELECT * FROM pauses'),
     liveRelease: p('SELECT r.* FROM services s JOIN releases r ON r.id = s.live_release_id WHERE s.name = ?'),
     setLive: p('UPDATE services SET live_release_id = ? WHERE name = ?'),
     nextNumber: p('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM releases WHERE service = ?'),
@@ -287,6 +290,20 @@ export class Store {
       status: r.status as StepStatus,
       detail: r.detail as string | null,
     }));
+  }
+
+  /** A service's pause (zdd pause), kept so that a restarted zdd pauses it again. Journal: never throws (the pause holds in memory anyway). */
+  savePause(service: string, since: number, maintenance: string | undefined): void {
+    this.#writes.journal(`the pause of ${service}`, () => this.#q.savePause.run(service, since, maintenance ?? null));
+  }
+
+  /** Journal: never throws. */
+  clearPause(service: string): void {
+    this.#writes.journal(`the end of the pause of ${service}`, () => this.#q.clearPause.run(service));
+  }
+
+  pauses(): { service: string; since: number; maintenance: string | undefined }[] {
+    return (this.#q.pauses.all() as Row[]).map((r) => ({ service: r.service as string, since: r.since as number, maintenance: (r.maintenance as string | null) ?? undefined }));
   }
 
   /** Journal: never throws. */

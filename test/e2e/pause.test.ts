@@ -85,4 +85,19 @@ describe('holding requests and zdd pause / resume, under load', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /web was not paused/);
   });
+
+  it('a pause outlives the daemon: maintenance still answers after a crash and a new zdd serve, and a resume is kept too', { timeout: 60_000 }, async () => {
+    const p = await zddJson<{ paused: { since: number } }>(project.dir, ['pause', 'web', '--maintenance', 'Back soon']);
+    await daemon.stop('SIGKILL');
+    daemon = await startDaemon(project.dir);
+    // The first request the new daemon answers gets the maintenance text: the pause was back before it listened.
+    const r = await request(`${url}/`);
+    assert.deepEqual([r.status, r.body], [503, 'Back soon']);
+    const status = await zddJson<StatusJson>(project.dir, ['status']);
+    assert.deepEqual(status.services[0]!.paused, { since: p.paused.since, maintenance: 'Back soon' });
+    assert.equal((await zdd(project.dir, ['resume', 'web'])).code, 0);
+    await daemon.stop();
+    daemon = await startDaemon(project.dir);
+    assert.equal((await request(`${url}/`)).status, 200, 'resumed stays resumed');
+  });
 });

@@ -86,8 +86,8 @@ export class RemotePlane implements DataPlane, ServiceSite {
     return this.#pause;
   }
 
-  pause(maintenance?: string): Pause {
-    this.#pause = { since: this.#pause?.since ?? Date.now(), maintenance };
+  pause(maintenance?: string, since?: number): Pause {
+    this.#pause = { since: since ?? this.#pause?.since ?? Date.now(), maintenance };
     this.#channel.broadcast({ type: 'pause', service: this.service, ...(maintenance !== undefined ? { maintenance } : {}) });
     return this.#pause;
   }
