@@ -5,8 +5,14 @@
 export class ClientLimits {
   /** Large (streamed) uploads at once per client address: a browser uploads up to 6 files in parallel. */
   static readonly streamsPerClient = 8;
+  /** The uploads one client may stream here: all of them, or this copy's share when several data-plane workers serve the same clients. */
+  readonly streams: number;
   readonly #connections = new Map<string, number>();
   readonly #streams = new Map<string, number>();
+
+  constructor(streams = ClientLimits.streamsPerClient) {
+    this.streams = streams;
+  }
 
   /** Counts a connection in, unless the address already holds `max`. */
   admitConnection(ip: string, max: number): boolean {
@@ -18,7 +24,7 @@ export class ClientLimits {
   }
 
   admitStream(ip: string): boolean {
-    return admit(this.#streams, ip, ClientLimits.streamsPerClient);
+    return admit(this.#streams, ip, this.streams);
   }
 
   releaseStream(ip: string): void {

@@ -323,6 +323,10 @@ export class ProxyListener {
         socket.on('error', () => undefined);
         this.#hooks.refused(429);
         endWithStatus(socket, 429, `too many connections from ${ip}`, { 'retry-after': '1' });
+        // Accepted paused: read (and drop) what the client sent, so that its close is seen and the socket
+        // goes; a client that never closes is cut off like a slow one.
+        socket.resume();
+        socket.setTimeout(this.#settings.headerTimeout, () => socket.destroy());
         return;
       }
       let released = false;

@@ -15,7 +15,7 @@ import type { AttemptRecorder, DataPlane, ObservedRequest, ProxyConfig, Rejectio
 import { listenerSettingsOf, type ListenerSettings } from './listener.ts';
 import { ForwardAttempt, isStreamed, type AttemptOutcome, type AttemptResult, type Exchange } from './forward.ts';
 import { incomingRequestId, newRequestId, upstreamHeaders } from './headers.ts';
-import type { Pause } from './hold.ts';
+import { Hold, type Pause } from './hold.ts';
 import { endWithStatus } from './raw-response.ts';
 import { ClientBodyTimeout, receiveBody } from './request-body.ts';
 import { allowedMethods, checkRequest } from './request-checks.ts';
@@ -35,6 +35,12 @@ export interface ProxyOptions {
   secret?: Buffer;
   /** Requests that may wait for an instance at once (Hold.defaultCap). */
   holdCap?: number;
+  /**
+   * This proxy is one of `share` data-plane workers serving the same clients: per-client limits that
+   * live in the proxy (large uploads at once) and the hold cap are split between them, so that together
+   * they allow what one proxy would. Default 1.
+   */
+  share?: number;
 }
 
 interface ProxyExchange extends Exchange {
@@ -62,7 +68,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
   readonly #log: Logger;
   readonly #affinity: Affinity;
   /** Large uploads in progress per client address, across every listener that routes here. */
-  readonly #streams = new ClientLimits();
+  readonly #streams: ClientLimits;
+  readonly #share: number;
   #config: ProxyConfig = proxyDefaults;
   #trusted = new NetworkSet(proxyDefaults.trustedNetworks);
   /** The front door, told when settings of its listeners change. */
@@ -78,7 +85,9 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
     this.service = service;
     this.#log = log;
     this.#affinity = new Affinity(service, options.secret ?? randomBytes(32));
-    this.#admission = new Admission(service, log, () => this.table, options.holdCap);
+    this.#share = Math.max(1, options.share ?? 1);
+    this.#streams = new ClientLimits(Math.ceil(ClientLimits.streamsPerClient / this.#share));
+    this.#admission = new Admission(service, log, () => this.table, Math.ceil((options.holdCap ?? Hold.defaultCap) / this.#share));
     this.#admission.onChange = (n) => this.onHoldChange?.(n);
     this.configure({ ...proxyDefaults, ...options.proxy });
   }
@@ -195,7 +204,8 @@ export class ServiceProxy implements AttemptOutcome, DataPlane {
         } else {
           const clients = this.#streams;
           if (!client.trusted && !clients.admitStream(client.ip)) {
-            return this.#reject(res, 429, `more than ${ClientLimits.streamsPerClient} large uploads at once from ${client.ip}`, requestId, { 'retry-after': '1' });
+            const split = this.#share > 1 ? ` (${clients.streams} on each of ${this.#share} data-plane workers)` : '';
+            return this.#reject(res, 429, `more than ${ClientLimits.streamsPerClient} large uploads at once from ${client.ip}${split}`, requestId, { 'retry-after': '1' });
           }
           if (!client.trusted) res.once('close', () => clients.releaseStream(client.ip));
           ex.body = { prefix: body.prefix, rest: body.rest, pulled: false };

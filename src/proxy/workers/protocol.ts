@@ -31,7 +31,7 @@ export interface RouteSpec {
 }
 
 export type ToWorker =
-  | { type: 'init'; index: number; services: WorkerService[]; secret: Uint8Array; holdCap?: number }
+  | { type: 'init'; index: number; count: number; services: WorkerService[]; secret: Uint8Array; holdCap?: number }
   /** A client connection for this worker (the socket travels with the message). */
   | { type: 'connection'; id: number }
   /** The service's split, or a change of its instances: the whole table, newest release first. */

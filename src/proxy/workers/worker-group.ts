@@ -205,7 +205,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
         failed(new Error(`exited (${signal ?? code})`));
         this.#exited(slot, code, signal);
       });
-      child.send({ type: 'init', index, services: this.#o.services, secret: this.#o.secret, ...(this.#o.holdCap !== undefined ? { holdCap: this.#o.holdCap } : {}) } satisfies ToWorker);
+      child.send({ type: 'init', index, count: this.size, services: this.#o.services, secret: this.#o.secret, ...(this.#o.holdCap !== undefined ? { holdCap: this.#o.holdCap } : {}) } satisfies ToWorker);
     });
   }
 

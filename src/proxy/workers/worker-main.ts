@@ -38,7 +38,7 @@ class Worker {
     const log = pino({ level: logLevel, base: { worker: init.index } }, { write: (line: string) => send({ type: 'log', line }) });
     const secret = Buffer.from(init.secret);
     init.services.forEach((svc, index) => {
-      const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret, ...(init.holdCap !== undefined ? { holdCap: init.holdCap } : {}) });
+      const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret, share: init.count, ...(init.holdCap !== undefined ? { holdCap: init.holdCap } : {}) });
       proxy.onHoldChange = (count) => send({ type: 'held', service: svc.name, count });
       proxy.recorder = {
         // A request that starts changes the in-flight counts status shows: a report goes soon after.
