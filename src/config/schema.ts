@@ -7,6 +7,9 @@ import { parseHostPattern, parsePathPrefix } from './routes.ts';
 import { notifyList } from './notify.ts';
 import { logDefaults, logSize } from './size.ts';
 import { hsts, tls } from './tls.ts';
+import { proxyDefaults } from './proxy-defaults.ts';
+
+export { proxyDefaults };
 
 // Config as written in zdd.yaml. Durations are strings with units; everything is validated here so the
 // rest of zdd works with plain numbers (milliseconds, fractions, counts).
@@ -194,20 +197,6 @@ const network = z.string({ error: 'expected a network such as 10.0.0.0/8 or an a
   }
   return n;
 });
-
-export const proxyDefaults = {
-  timeout: 60_000,
-  connections: 128,
-  queueTimeout: 10_000,
-  holdTimeout: 5_000,
-  headerTimeout: 10_000,
-  bodyIdleTimeout: 30_000,
-  bodyTimeout: 300_000,
-  sendTimeout: 60_000,
-  maxConnectionsPerClient: 512,
-  trustedNetworks: ['127.0.0.0/8', '::1/128'],
-  workers: 'auto' as 'auto' | number,
-};
 
 const proxy = z
   .strictObject({

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatDuration } from '../config/duration.ts';
 import { NetworkSet } from '../config/networks.ts';
-import { proxyDefaults } from '../config/schema.ts';
+import { proxyDefaults } from '../config/proxy-defaults.ts';
 import { Admission, answerMaintenance, canServe, refuseUpgradeInMaintenance } from './admission.ts';
 import { Affinity, type Choice } from './affinity.ts';
 import { identifyClient, type ClientInfo } from './client-address.ts';

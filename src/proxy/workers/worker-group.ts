@@ -13,7 +13,7 @@ import { recordFields, type FromWorker, type ToWorker, type WorkerReport, type W
 // new connections cost the daemon anything; requests on them never touch its event loop.
 
 /** The worker's entry: the compiled .js next to this file in a build, the .ts in a checkout. */
-const entry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js', import.meta.url));
+const entry = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker-entry.ts' : './worker-entry.js', import.meta.url));
 
 /** A worker that died within this long of its start is restarted after a pause, not at once. */
 const crashLoopMs = 2_000;

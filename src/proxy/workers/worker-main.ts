@@ -6,10 +6,10 @@ import { ServiceProxy } from '../service-proxy.ts';
 import { MirrorTargets } from './mirror-targets.ts';
 import { AttemptFlags, type FromWorker, type ToWorker, type WorkerReport, type WorkerService } from './protocol.ts';
 
-// A data-plane worker process: the daemon (worker-group.ts) hands it client connections of one address,
-// and it proxies their requests to the instances the daemon tells it of. It records every attempt and
-// reports them in batches, so canary analysis, status and metrics see the requests of every worker.
-// It lives exactly as long as its channel to the daemon.
+// A data-plane worker process (started by worker-entry.ts): the daemon (worker-group.ts) hands it client
+// connections of one address, and it proxies their requests to the instances the daemon tells it of. It
+// records every attempt and reports them in batches, so canary analysis, status and metrics see the
+// requests of every worker. It lives exactly as long as its channel to the daemon.
 
 const send = (m: FromWorker, handleOrNothing?: undefined): void => {
   if (process.connected) process.send!(m, handleOrNothing);
@@ -154,21 +154,29 @@ class Worker {
   }
 }
 
-let worker: Worker | undefined;
-const logLevel = process.env.ZDD_WORKER_LOG_LEVEL ?? 'info';
-process.on('message', (m: ToWorker, handle: unknown) => {
-  if (m.type === 'init') {
-    worker = new Worker(m, logLevel);
-    return send({ type: 'ready' });
-  }
-  worker?.message(m, handle);
-});
-// The daemon is gone (stopped, or killed): so is this process; its connections end with it.
-process.on('disconnect', () => process.exit(0));
-// Like the daemon: a bug is logged and ends the process; the daemon starts another in its place.
-process.on('uncaughtException', (err) => {
-  send({ type: 'log', line: JSON.stringify({ level: 60, msg: `data-plane worker: uncaught exception: ${err.stack ?? err.message}` }) });
-  process.exit(1);
-});
-// Ctrl-C on a foreground zdd serve reaches the whole process group: the daemon decides when workers end.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+/**
+ * Serves as a data-plane worker: `early` are messages that came before this module was loaded
+ * (worker-entry.ts keeps them), handled first.
+ */
+export function runWorker(early: [ToWorker, unknown][]): void {
+  let worker: Worker | undefined;
+  const logLevel = process.env.ZDD_WORKER_LOG_LEVEL ?? 'info';
+  const onMessage = (m: ToWorker, handle: unknown): void => {
+    if (m.type === 'init') {
+      worker = new Worker(m, logLevel);
+      return send({ type: 'ready' });
+    }
+    worker?.message(m, handle);
+  };
+  process.on('message', onMessage);
+  for (const [m, handle] of early) onMessage(m, handle);
+  // The daemon is gone (stopped, or killed): so is this process; its connections end with it.
+  process.on('disconnect', () => process.exit(0));
+  // Like the daemon: a bug is logged and ends the process; the daemon starts another in its place.
+  process.on('uncaughtException', (err) => {
+    send({ type: 'log', line: JSON.stringify({ level: 60, msg: `data-plane worker: uncaught exception: ${err.stack ?? err.message}` }) });
+    process.exit(1);
+  });
+  // Ctrl-C on a foreground zdd serve reaches the whole process group: the daemon decides when workers end.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+}
