@@ -6,7 +6,7 @@
 //
 // See bench/README.md. Progress goes to stderr, the report (markdown) to stdout.
 import { readOptions } from './lib/args.ts';
-import { cmdline, daemonTree, sumMb } from './lib/footprint.ts';
+import { cmdline, daemonTree, smapsMb, sumMb } from './lib/footprint.ts';
 import { chooseLoadTool, type LoadTool, type ThroughputResult } from './lib/load.ts';
 import { CpuMeter, detect, reportHeader, waitForIdle } from './lib/machine.ts';
 import { freePort, runCommand, runMain, sleep, waitForHttp } from './lib/procs.ts';
@@ -26,6 +26,7 @@ const opts = readOptions('Usage: node_modules/.bin/node bench/daemon-footprint.t
   'version-runs': { default: 5, help: '`zdd --version` runs per build, for the CLI start-up time (median)' },
   'idle-wait': { default: 5, zero: true, help: 'before the load, wait up to this many seconds for other processes to leave the CPU alone (0: never)' },
   'load-tool': { default: 'auto', help: 'auto (wrk if installed), wrk, or node (autocannon)' },
+  workers: { default: 'auto', help: 'proxy.workers of the service: auto, or a number (0: requests served in the daemon process)' },
 });
 const durationS = opts.duration as number;
 const settleS = opts.settle as number;
@@ -34,6 +35,8 @@ const lagWindowS = opts['lag-window'] as number;
 const connections = opts.connections as number;
 const runs = opts.runs as number;
 const idleWaitMs = (opts['idle-wait'] as number) * 1000;
+const workers = String(opts.workers) === 'auto' ? undefined : Number(opts.workers);
+if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0)) throw new Error(`--workers ${opts.workers}: write auto or a whole number`);
 
 /** The issue's targets on the 2-core development machine. */
 const targets = { idleMb: 80, afterLoadMb: 150 };
@@ -55,6 +58,10 @@ interface Measured {
   deployMs: number;
   zddProcesses: number;
   idleMb: number;
+  /** The daemon process alone (without its data-plane workers). */
+  idleDaemonMb: number;
+  idlePssMb: number;
+  idlePrivateMb: number;
   idleHwmMb: number;
   idleCpuShare: number | undefined;
   scrapedIdleMb: number;
@@ -66,6 +73,9 @@ interface Measured {
     cpuUsPerReq: number | undefined;
     peakMb: number;
     afterMb: number;
+    afterDaemonMb: number;
+    afterPssMb: number;
+    afterPrivateMb: number;
     laterMb: number;
     hwmMb: number;
     appMb: number;
@@ -90,7 +100,7 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
   const port = await freePort();
   const controlPort = await freePort();
   progress(`${build}: zdd serve, zdd deploy web …`);
-  const z = await startZdd({ port, replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms' }, { env, controlPort });
+  const z = await startZdd({ port, replicas: 1, rollbackWindow: '1s', drainTimeout: '5s', healthInterval: '200ms', ...(workers !== undefined ? { workers } : {}) }, { env, controlPort });
   const argv = cmdline(z.proc.pid);
   if (!argv.some((a) => a.endsWith(buildEntry[build]))) throw new Error(`${build}: the daemon runs ${argv.join(' ')}, not …${buildEntry[build]}`);
   const deployed = await z.deployOrThrow();
@@ -106,6 +116,9 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
   const settleCpuMs = settleCpu.stop();
   const idleTree = daemonTree(daemon);
   const idleMb = sumMb(idleTree.zdd);
+  const idleDaemonMb = sumMb([daemon]);
+  const idlePssMb = smapsMb(idleTree.zdd, 'Pss');
+  const idlePrivateMb = smapsMb(idleTree.zdd, 'Private');
   const idleHwmMb = sumMb(idleTree.zdd, 'VmHWM');
   const idleCpuShare = settleCpuMs === undefined ? undefined : settleCpuMs / (performance.now() - t0);
 
@@ -129,6 +142,9 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
     deployMs: deployed.ms,
     zddProcesses: idleTree.zdd.length,
     idleMb,
+    idleDaemonMb,
+    idlePssMb,
+    idlePrivateMb,
     idleHwmMb,
     idleCpuShare,
     scrapedIdleMb,
@@ -154,6 +170,9 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
     const cpuMs = cpu.stop();
     const afterTree = daemonTree(daemon);
     const afterMb = sumMb(afterTree.zdd);
+    const afterDaemonMb = sumMb([daemon]);
+    const afterPssMb = smapsMb(afterTree.zdd, 'Pss');
+    const afterPrivateMb = smapsMb(afterTree.zdd, 'Private');
     peakMb = Math.max(peakMb, afterMb);
     const delay = loopDelay(await scrape(metricsUrl, token));
     progress(`${build}: ${fmtInt(r.rps)} req/s; ${afterS} s after the load …`);
@@ -164,6 +183,9 @@ async function measure(build: Build, load: LoadTool): Promise<Measured> {
       cpuUsPerReq: cpuMs === undefined || r.requests === 0 ? undefined : (cpuMs * 1000) / r.requests,
       peakMb,
       afterMb,
+      afterDaemonMb,
+      afterPssMb,
+      afterPrivateMb,
       laterMb: sumMb(laterTree.zdd),
       hwmMb: sumMb(laterTree.zdd, 'VmHWM'),
       appMb: sumMb(laterTree.apps),
@@ -197,10 +219,11 @@ async function main(): Promise<void> {
   if (durationS > 0) print(`- load generator: ${load.describe}`);
   if (builds.includes('dist')) print(`- dist/: ${await ensureBuild()}`);
   print(
-    `- method: per build, \`bin/zdd serve\` (JSON log) with a control listener and one service (one replica of bench/upstream-app.js), \`zdd deploy web\`; ` +
+    `- method: per build, \`bin/zdd serve\` (JSON log) with a control listener and one service (one replica of bench/upstream-app.js, proxy.workers ${workers ?? 'auto'}), \`zdd deploy web\`; ` +
       `idle RSS after ${settleS} s of idling; then ${durationS > 0 ? `${durationS} s of ${load.throughputHow({ connections, durationS })} on GET / (hello world), RSS sampled every second, read right after and ${afterS} s after; ` : ''}` +
-      `RSS = VmRSS summed over zdd's own processes (the daemon and any child of it that is not an app instance: an app instance's environment carries ZDD_INSTANCE); ` +
-      `event-loop delay = nodejs_eventloop_lag_* from GET /metrics (read token), sampled every 1 ms, over ${lagWindowS} s of idle and over the load; ` +
+      `RSS = VmRSS summed over zdd's own processes (the daemon and any child of it that is not an app instance, i.e. its data-plane workers: an app instance's environment carries ZDD_INSTANCE); PSS and private memory from /proc/<pid>/smaps_rollup over the same processes; ` +
+      `event-loop delay: the daemon's (with workers, requests are served in their loops, not in this one): ` +
+      `nodejs_eventloop_lag_* from GET /metrics (read token), sampled every 1 ms, over ${lagWindowS} s of idle and over the load; ` +
       `the builds take turns${runs > 1 ? `, ${runs} rounds: median (min–max)` : ''}`,
   );
 
@@ -222,6 +245,9 @@ async function main(): Promise<void> {
     { label: '`zdd deploy web` (ms)', f: (m) => m.deployMs, fmt: fmtInt },
     { label: "zdd's processes", f: (m) => m.zddProcesses, fmt: fmtInt },
     { label: `idle RSS, ${settleS} s after the deploy (MB)`, f: (m) => m.idleMb, fmt: mb, target: targets.idleMb },
+    { label: '… of it the daemon process alone (MB)', f: (m) => m.idleDaemonMb, fmt: mb },
+    { label: 'idle PSS (MB): pages shared with other processes counted as shares', f: (m) => m.idlePssMb, fmt: mb },
+    { label: 'idle private memory (MB): pages no other process maps', f: (m) => m.idlePrivateMb, fmt: mb },
     { label: 'idle VmHWM (MB)', f: (m) => m.idleHwmMb, fmt: mb },
     { label: 'idle CPU (share of one core)', f: (m) => m.idleCpuShare, fmt: fmtPercent },
     { label: 'idle RSS once /metrics was scraped (MB)', f: (m) => m.scrapedIdleMb, fmt: mb },
@@ -237,6 +263,9 @@ async function main(): Promise<void> {
       { label: 'load: failed requests', f: (m) => (m.load ? m.load.r.errors + m.load.r.non2xx : undefined), fmt: fmtInt },
       { label: 'RSS peak during the load (MB, sampled 1/s)', f: (m) => m.load?.peakMb, fmt: mb },
       { label: `RSS right after ${durationS} s of load (MB)`, f: (m) => m.load?.afterMb, fmt: mb, target: targets.afterLoadMb },
+      { label: '… of it the daemon process alone (MB)', f: (m) => m.load?.afterDaemonMb, fmt: mb },
+      { label: 'PSS right after the load (MB)', f: (m) => m.load?.afterPssMb, fmt: mb },
+      { label: 'private memory right after the load (MB)', f: (m) => m.load?.afterPrivateMb, fmt: mb },
       { label: `RSS ${afterS} s after the load (MB)`, f: (m) => m.load?.laterMb, fmt: mb },
       { label: 'VmHWM at the end (MB)', f: (m) => m.load?.hwmMb, fmt: mb },
       { label: 'load: event-loop delay min (ms)', f: delay((m) => m.load?.delay, 'min'), fmt: fmtMs },

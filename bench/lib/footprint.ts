@@ -19,6 +19,25 @@ export function sumMb(pids: readonly number[], field: 'VmRSS' | 'VmHWM' = 'VmRSS
   return pids.reduce((sum, pid) => sum + (statusKb(pid, field) ?? 0), 0) / 1024;
 }
 
+/**
+ * Sum of a /proc/<pid>/smaps_rollup field over processes, in MB: Pss (each shared page counted as a
+ * share, e.g. Node's code shared by zdd, its workers and Node apps) or Private (pages no other process
+ * maps: what the processes cost on their own).
+ */
+export function smapsMb(pids: readonly number[], field: 'Pss' | 'Private'): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const get = (k: string) => Number(new RegExp(`^${k}:\\s*(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+      kb += field === 'Pss' ? get('Pss') : get('Private_Clean') + get('Private_Dirty');
+    } catch {
+      // Gone meanwhile: counts 0.
+    }
+  }
+  return kb / 1024;
+}
+
 function isAppInstance(pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').some((v) => v.startsWith('ZDD_INSTANCE='));
