@@ -508,9 +508,7 @@ describe('proxy.workers: bad input through a worker is answered as the in-daemon
     await bothWorkersServe();
   });
 
-  it('leaves no socket open in the daemon for a connection it refused with 429', {
-    timeout: 60_000,
-  }, async () => {
+  it('leaves no socket open in the daemon for a connection it refused with 429', { timeout: 60_000 }, async () => {
     const { daemon: d } = await zddJson<StatusJson>(project.dir, ['status']);
     const refusals = 40;
     for (const [where, p] of [['in-daemon', refPort], ['workers', port]] as const) {
@@ -535,9 +533,7 @@ describe('proxy.workers: bad input through a worker is answered as the in-daemon
     await bothWorkersServe();
   });
 
-  it('refuses a 9th large upload at once from one client address (ClientLimits.streamsPerClient) across both workers, as the in-daemon proxy does', {
-    timeout: 60_000,
-  }, async () => {
+  it('refuses a 9th large upload at once from one client address (ClientLimits.streamsPerClient) across both workers, as the in-daemon proxy does', { timeout: 60_000 }, async () => {
     const uploads = 9;
     const inFlight = (s: ServiceStatus) => s.live!.instances.reduce((n, i) => n + i.inFlight, 0);
     /** Starts 9 slow 5 MiB uploads; resolves once one is refused (its answer) or all 9 stream to the app. */
