@@ -25,6 +25,7 @@ import { workerCount } from '../proxy/workers/worker-count.ts';
 import type { CertificateSite, CertificateStore } from '../tls/index.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
+import { removeStaleOutputPipes } from '../runtime/output-pipe.ts';
 import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
@@ -158,6 +159,8 @@ export class Daemon {
       // A successor shares the data dir with the daemon it replaces, whose instances still serve. After a
       // crash, the live releases' instances still running are adopted and the rest stopped (recovery.ts).
       const adoptees = opts.takeover ? new Map<string, Adoptee[]>() : await recoverInstances(store, log, scopeOf(dataDir), [...config.services.keys()]);
+      // The output FIFOs of instances that no longer run (a successor leaves them: the old daemon's instances still do).
+      if (!opts.takeover) removeStaleOutputPipes(path.join(dataDir, 'logs'), new Set([...adoptees.values()].flat().map((a) => a.id)));
       settleInterrupted(store, log, [...config.services.keys()]);
 
       const secret = loadSecret(dataDir, (m) => log.warn(m));

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Socket } from 'node:net';
@@ -69,4 +69,26 @@ export function reopenOutputPipe(file: string): Socket | undefined {
 
 export function removeOutputPipe(file: string): void {
   rmSync(file, { force: true });
+}
+
+/**
+ * After a crash: the FIFOs under `logsDir` (.zdd/logs/<service>/<id>.out) of instances that are not
+ * running any more (those not adopted were stopped, or had exited meanwhile) go.
+ */
+export function removeStaleOutputPipes(logsDir: string, running: ReadonlySet<string>): void {
+  let services: string[];
+  try {
+    services = readdirSync(logsDir);
+  } catch {
+    return;
+  }
+  for (const service of services) {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(logsDir, service));
+    } catch {
+      continue;
+    }
+    for (const name of names) if (name.endsWith('.out') && !running.has(name.slice(0, -4))) rmSync(path.join(logsDir, service, name), { force: true });
+  }
 }

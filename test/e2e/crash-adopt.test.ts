@@ -3,7 +3,7 @@
 // interrupted deployment as rolled back.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { deployLabelled, zdd, zddJson } from '../helpers/cli.ts';
@@ -134,6 +134,10 @@ describe('zdd serve after a crash of the daemon', () => {
     assert.equal(now['web-r1-2'], live['web-r1-2'], 'the verified instance is adopted');
     assert.equal(now['web-r1-1'], undefined);
     assert.equal(isAlive(live['web-r1-1']!), false, 'the unverified one is stopped');
+    // Its output FIFO went with it; the adopted one's is read again.
+    const fifo = (id: string) => path.join(project.dir, '.zdd', 'logs', 'web', `${id}.out`);
+    assert.equal(existsSync(fifo('web-r1-1')), false);
+    assert.equal(existsSync(fifo('web-r1-2')), true);
   });
 
   it('zdd stop after an adoption stops the adopted instances', { timeout: 60_000 }, async () => {
