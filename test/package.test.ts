@@ -14,7 +14,7 @@ describe('the npm package', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('packs compiled JavaScript that installs and runs on Node 24 outside the repository', async () => {
-    // npm pack runs the prepack build (tsc to dist/): Node does not strip types under node_modules.
+    // npm pack runs the prepare build (tsc to dist/): Node does not strip types under node_modules.
     const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--json'], { cwd: repoRoot, maxBuffer: 10_000_000 });
     const [info] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
