@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { ServiceState } from '../deploy/service-state.ts';
+import type { DataPlaneWorker } from '../proxy/data-plane.ts';
 import type { Row } from './metrics.ts';
 import type { MetricsObserver } from './observer.ts';
 
@@ -88,6 +89,21 @@ export function zddRegistry({ rows, services, observer }: RegistrySource): Regis
   counter('zdd_canary_verdicts_total', 'Canary analysis decisions: pass (the step moves on), fail (rolled back), inconclusive (the deployment paused).', ['service', 'verdict'], (inc) => {
     for (const c of observer.verdicts.entries()) inc(c.labels, c.value);
   });
+  // Data-plane workers (proxy.workers), per service whose address they serve.
+  const workers = (fill: (labels: { service: string; worker: string }, w: DataPlaneWorker) => void) => {
+    for (const s of services.values()) for (const w of s.plane.workers?.() ?? []) fill({ service: s.name, worker: String(w.worker) }, w);
+  };
+  gauge('zdd_proxy_worker_connections', 'Client connections a data-plane worker serves now.', ['service', 'worker'], (set) => workers((l, w) => set(l, w.connections)));
+  gauge('zdd_proxy_worker_event_loop_delay_p99_seconds', "A data-plane worker's event-loop delay over its last second, 99th percentile.", ['service', 'worker'], (set) =>
+    workers((l, w) => {
+      if (w.loopDelayMs) set(l, w.loopDelayMs.p99 / 1000);
+    }),
+  );
+  gauge('zdd_proxy_worker_resident_memory_bytes', "A data-plane worker's resident memory (RSS).", ['service', 'worker'], (set) =>
+    workers((l, w) => {
+      if (w.rssBytes !== null) set(l, w.rssBytes);
+    }),
+  );
   counter('zdd_proxy_refused_total', 'Requests the proxy answered itself (malformed, too slow, over a limit, no route), by status: they count against no release.', ['service', 'status'], (inc) => {
     for (const s of services.values()) {
       for (const [status, v] of Object.entries(s.plane.rejections)) inc({ service: s.name, status }, v);

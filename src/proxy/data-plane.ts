@@ -75,4 +75,6 @@ export interface DataPlaneWorker {
   connections: number;
   /** Its event loop's delay over the last second (ms), once it has reported. */
   loopDelayMs: { mean: number; p99: number; max: number } | null;
+  /** Its resident memory (RSS, bytes), once it has reported. */
+  rssBytes: number | null;
 }

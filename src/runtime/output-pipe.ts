@@ -46,7 +46,13 @@ export function openOutputPipe(file: string): OutputPipe | undefined {
   } catch {
     return undefined;
   }
-  let childFd: number | undefined = openSync(file, constants.O_RDWR);
+  let childFd: number | undefined;
+  try {
+    childFd = openSync(file, constants.O_RDWR);
+  } catch {
+    closeSync(readFd);
+    return undefined;
+  }
   return {
     childFd,
     reader: new Socket({ fd: readFd, readable: true, writable: false }),

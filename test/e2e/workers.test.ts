@@ -4,7 +4,10 @@
 // dies is replaced while the service goes on.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { socketPathFor } from '../../src/daemon/paths.ts';
 import { zdd, zddJson } from '../helpers/cli.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request } from '../helpers/http.ts';
@@ -60,6 +63,33 @@ describe('proxy.workers: two data-plane processes', () => {
     const counted = await waitForStatus(project.dir, (x) => x.live!.traffic.requests >= before + 40, 'the workers reported every request');
     assert.equal(counted.live!.traffic.requests, before + 40);
     assert.match((await zdd(project.dir, ['status'])).stdout, /workers +pid \d+: \d+ conn/);
+  });
+
+  it('reports each worker’s memory and event-loop delay in status and in /metrics', { timeout: 30_000 }, async () => {
+    const s = await waitForStatus(project.dir, (x) => (x.workers ?? []).every((w) => w.rssBytes !== null && w.loopDelayMs !== null), 'every worker reported');
+    for (const w of s.workers!) {
+      // What the worker says of itself agrees with what the kernel says of it (it moves a little meanwhile).
+      const kernel = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${w.pid}/status`, 'latin1'))![1]) * 1024;
+      assert.ok(Math.abs(w.rssBytes! - kernel) < kernel / 2, `worker ${w.worker}: reported ${w.rssBytes} bytes, the kernel ${kernel}`);
+    }
+    assert.match((await zdd(project.dir, ['status'])).stdout, /pid \d+: \d+ conn, loop p99 [\d.]+ ms, \d+ MB/);
+    const text = await new Promise<string>((resolve, reject) => {
+      http
+        .get({ socketPath: socketPathFor(path.join(project.dir, '.zdd')), path: '/metrics' }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
+    });
+    for (const worker of ['0', '1']) {
+      for (const name of ['zdd_proxy_worker_resident_memory_bytes', 'zdd_proxy_worker_event_loop_delay_p99_seconds', 'zdd_proxy_worker_connections']) {
+        const m = new RegExp(`^${name}\\{service="web",worker="${worker}"\\} (\\S+)$`, 'm').exec(text);
+        assert.ok(m, `${name} for worker ${worker} in /metrics`);
+        if (name !== 'zdd_proxy_worker_connections') assert.ok(Number(m[1]) > 0, `${name}: ${m[1]}`);
+      }
+    }
   });
 
   it('deploys blue-green, canary and rolling under keep-alive load with zero failed requests', { timeout: 120_000 }, async () => {

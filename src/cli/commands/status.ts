@@ -74,7 +74,7 @@ export function render(s: StatusResponse, now = Date.now()): string {
       out.push(dim(`            end it with: zdd resume ${svc.name}`));
     }
     if (svc.held) out.push(warn(`  held      ${svc.held} request(s) waiting for an instance`));
-    if (svc.workers) out.push(dim(`  workers   ${svc.workers.map((w) => `pid ${w.pid ?? '–'}: ${w.connections} conn${w.loopDelayMs ? `, loop p99 ${w.loopDelayMs.p99.toFixed(1)} ms` : ''}`).join(' · ')}`));
+    if (svc.workers) out.push(dim(`  workers   ${svc.workers.map((w) => `pid ${w.pid ?? '–'}: ${w.connections} conn${w.loopDelayMs ? `, loop p99 ${w.loopDelayMs.p99.toFixed(1)} ms` : ''}${w.rssBytes ? `, ${Math.round(w.rssBytes / 1048576)} MB` : ''}`).join(' · ')}`));
     if (svc.split.length > 1) out.push(`  traffic   ${svc.split.map((r) => `release ${r.release}: ${r.weight}%`).join(' · ')}`);
     const rows: string[][] = [];
     const release = (label: string, r: ReleaseStatus, note = '') => {

@@ -76,6 +76,8 @@ export interface WorkerReport {
   inFlight: [string, string, number][];
   /** Event-loop delay since the last report (ms): mean, p99, max; absent when too few samples. */
   loop?: { mean: number; p99: number; max: number };
+  /** Its resident memory (bytes), in the periodic report. */
+  rss?: number;
 }
 
 export type FromWorker =

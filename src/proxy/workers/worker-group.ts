@@ -26,6 +26,7 @@ interface Slot {
   /** Per service: in flight per instance, as last reported. */
   inFlight: Map<string, Map<string, number>>;
   loop: WorkerReport['loop'];
+  rss: number | undefined;
   startedAt: number;
 }
 
@@ -78,9 +79,9 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     await Promise.all(this.#slots.map((_, i) => this.#spawn(i)));
   }
 
-  /** Each worker: its pid, its connections and its event-loop delay over its last second. */
+  /** Each worker: its pid, its connections, its event-loop delay over its last second and its memory. */
   processes(): DataPlaneWorker[] {
-    return this.#slots.flatMap((s) => (s ? [{ worker: s.index, pid: s.child.pid ?? null, connections: s.connections, loopDelayMs: s.loop ?? null }] : []));
+    return this.#slots.flatMap((s) => (s ? [{ worker: s.index, pid: s.child.pid ?? null, connections: s.connections, loopDelayMs: s.loop ?? null, rssBytes: s.rss ?? null }] : []));
   }
 
   handoff(socket: Socket, release: () => void): void {
@@ -184,7 +185,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, ZDD_WORKER_LOG_LEVEL: this.#log.level },
     });
-    const slot: Slot = { index, child, ready: false, connections: 0, inFlight: new Map(), loop: undefined, startedAt: Date.now() };
+    const slot: Slot = { index, child, ready: false, connections: 0, inFlight: new Map(), loop: undefined, rss: undefined, startedAt: Date.now() };
     this.#slots[index] = slot;
     return new Promise((resolve, reject) => {
       const failed = (err: Error) => {
@@ -238,6 +239,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     }
     for (const [service, status, count] of r.rejections) this.#plane(service)?.addRejections(status, count);
     if (r.loop) slot.loop = r.loop;
+    if (r.rss !== undefined) slot.rss = r.rss;
     slot.inFlight = new Map();
     for (const [service, target, n] of r.inFlight) {
       let m = slot.inFlight.get(service);

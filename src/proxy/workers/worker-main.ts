@@ -17,7 +17,7 @@ const send = (m: FromWorker, handleOrNothing?: undefined): void => {
 
 /** Records wait at most this long before they go to the daemon (what canary analysis sees, a little later). */
 const flushDelayMs = 20;
-/** The periodic report: in-flight counts, event-loop delay. */
+/** The periodic report: in-flight counts, event-loop delay, memory. */
 const reportEveryMs = 1_000;
 
 class Worker {
@@ -149,6 +149,7 @@ class Worker {
     if (periodic) {
       if (this.#loop.count > 0) report.loop = { mean: this.#loop.mean / 1e6, p99: this.#loop.percentile(99) / 1e6, max: this.#loop.max / 1e6 };
       this.#loop.reset();
+      report.rss = process.memoryUsage.rss();
     }
     send(report);
   }
