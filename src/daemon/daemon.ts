@@ -169,9 +169,10 @@ export class Daemon {
       // Plain-HTTP addresses with proxy.workers > 0 are served by data-plane processes (one group per
       // address; the services on an address agree on the number, config checks see to it).
       workers = new Map<string, WorkerGroup>();
+      const redirectAddresses = new Set([...config.services.values()].flatMap((s) => (s.tls && s.redirectHttp ? [formatListen(s.redirectHttp)] : [])));
       for (const svc of config.services.values()) {
-        const count = workerCount(svc.proxy.workers, svc.tls !== undefined);
         const listen = formatListen(svc.listen);
+        const count = workerCount(svc.proxy.workers, svc.tls !== undefined || redirectAddresses.has(listen));
         if (count === 0) {
           const proxy = new ServiceProxy(svc.name, log, { proxy: svc.proxy, secret });
           proxies.set(svc.name, proxy);

@@ -3,18 +3,19 @@
 // analysis on the merged numbers of all workers (a bad canary is still rolled back); a worker that
 // dies is replaced while the service goes on.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { socketPathFor } from '../../src/daemon/paths.ts';
 import { zdd, zddJson } from '../helpers/cli.ts';
+import { makeCa, makeLeaf } from '../helpers/certs.ts';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.ts';
 import { request } from '../helpers/http.ts';
 import { startKeepAliveLoad } from '../helpers/load.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitForExit } from '../helpers/processes.ts';
-import { makeProject, serviceYaml, type Project } from '../helpers/project.ts';
+import { makeProject, serviceYaml, testAppDir, type Project } from '../helpers/project.ts';
 import { apiStatus, isAlive, waitForStatus, type StatusJson } from '../helpers/status.ts';
 
 const strategies = {
@@ -166,5 +167,51 @@ describe('proxy.workers: two data-plane processes', () => {
     assert.ok(s.workers!.every((w) => w.pid && isAlive(w.pid)));
     const replies = await Promise.all(Array.from({ length: 20 }, () => request(`${url}/`, { headers: { connection: 'close' } })));
     assert.deepEqual(replies.map((x) => x.status), Array(20).fill(200));
+  });
+});
+
+describe('proxy.workers auto on an address that also redirects to https', () => {
+  let project: Project;
+  let daemon: DaemonProcess;
+  let httpPort: number;
+
+  before(async () => {
+    const port = await freePort();
+    httpPort = await freePort();
+    project = makeProject();
+    const certDir = path.join(project.dir, 'certs');
+    mkdirSync(certDir);
+    makeLeaf(makeCa(certDir), ['secure.test'], { file: 'site' });
+    const common = `    command: node app.js\n    cwd: ${testAppDir}\n    health: { path: /healthz, interval: 50ms, timeout: 1s, startTimeout: 10s }\n`;
+    // A plain service and another service's redirect to https share one address: the daemon answers
+    // the redirects (and ACME HTTP-01 there), so it serves that address itself.
+    project.write(`services:
+  secure:
+    listen: 127.0.0.1:${port}
+    hosts: [secure.test]
+    tls: { cert: certs/site.crt, key: certs/site.key }
+    redirectHttp: 127.0.0.1:${httpPort}
+${common}
+  plain:
+    listen: 127.0.0.1:${httpPort}
+    hosts: [plain.test]
+${common}
+`);
+    daemon = await startDaemon(project.dir);
+    for (const name of ['secure', 'plain']) assert.equal((await zdd(project.dir, ['deploy', name])).code, 0);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    project?.remove();
+  });
+
+  it('serves it in the daemon: the plain service answers, the other host is redirected', { timeout: 30_000 }, async () => {
+    assert.equal((await apiStatus(project.dir, 'plain')).workers, null, 'no workers for the shared address');
+    const plain = await request(`http://127.0.0.1:${httpPort}/`, { headers: { host: 'plain.test' } });
+    assert.equal(plain.status, 200);
+    const redirected = await request(`http://127.0.0.1:${httpPort}/x`, { headers: { host: 'secure.test' } });
+    assert.equal(redirected.status, 308);
+    assert.match(String(redirected.headers.location), /^https:\/\/secure\.test:\d+\/x$/);
   });
 });
