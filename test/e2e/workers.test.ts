@@ -215,3 +215,35 @@ ${common}
     assert.match(String(redirected.headers.location), /^https:\/\/secure\.test:\d+\/x$/);
   });
 });
+
+describe('proxy.workers: 1, when that one worker dies', () => {
+  let project: Project;
+  let daemon: DaemonProcess;
+  let url: string;
+
+  before(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    project = makeProject(serviceYaml({ port, replicas: 1, extra: '    proxy: { workers: 1 }\n' }));
+    daemon = await startDaemon(project.dir);
+    assert.equal((await zdd(project.dir, ['deploy', 'web'])).code, 0);
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    project?.remove();
+  });
+
+  it('keeps new connections waiting until its replacement is ready: none is refused or dropped', { timeout: 60_000 }, async () => {
+    const [old] = (await apiStatus(project.dir)).workers!;
+    process.kill(old!.pid!, 'SIGKILL');
+    await waitForExit(old!.pid!, 10_000);
+    // No worker runs now (the daemon may not even have seen it die yet): these connections are accepted
+    // by the daemon and wait for the next one.
+    const replies = await Promise.all(Array.from({ length: 20 }, () => request(`${url}/`, { headers: { connection: 'close' } })));
+    assert.deepEqual(replies.map((r) => r.status), Array<number>(20).fill(200));
+    const s = await apiStatus(project.dir);
+    assert.equal(s.workers?.length, 1);
+    assert.notEqual(s.workers![0]!.pid, old!.pid, 'a new worker');
+  });
+});

@@ -83,6 +83,8 @@ export interface WorkerReport {
 export type FromWorker =
   | { type: 'ready' }
   | WorkerReport
+  /** The connection arrived (the daemon sends the next one only then). */
+  | { type: 'took'; id: number }
   | { type: 'closed'; id: number }
   | { type: 'held'; service: string; count: number }
   | { type: 'connect-failure'; service: string; target: string }

@@ -28,6 +28,15 @@ interface Slot {
   loop: WorkerReport['loop'];
   rss: number | undefined;
   startedAt: number;
+  /**
+   * Connections for it not sent yet. One socket travels at a time, and the daemon keeps its own copy of
+   * it until the worker says it took it: when a worker dies, every connection not yet in its hands is
+   * still whole here, unread, and goes to another (Node's own queue of handles would keep them, unsent
+   * and open, for good: their clients would hang).
+   */
+  queue: { id: number; socket: Socket }[];
+  /** The connection on its way to it, until it says it took it. */
+  sending: { id: number; socket: Socket } | undefined;
 }
 
 interface Pending {
@@ -35,6 +44,17 @@ interface Pending {
   cancelled: number;
   resolve: (cancelled: number) => void;
   timer: NodeJS.Timeout;
+}
+
+/** Connections kept (unread: the client waits) while no worker is ready, at most this many… */
+const maxWaiting = 4_096;
+/** …and each for at most this long. */
+const maxWaitMs = 10_000;
+
+interface Waiting {
+  socket: Socket;
+  release: () => void;
+  since: number;
 }
 
 export interface WorkerGroupOptions {
@@ -53,8 +73,11 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
   readonly #log: Logger;
   readonly #planes: RemotePlane[] = [];
   readonly #slots: (Slot | undefined)[];
-  readonly #connections = new Map<number, { slot: Slot; release: () => void }>();
+  readonly #connections = new Map<number, { slot: Slot; release: () => void; socket: Socket }>();
   readonly #pending = new Map<number, Pending>();
+  /** Accepted while no worker was ready (one is being replaced): handed over once one is. */
+  #waiting: Waiting[] = [];
+  #waitTimer: NodeJS.Timeout | undefined;
   #seq = 0;
   #nextConnection = 0;
   #stopping = false;
@@ -87,19 +110,75 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
   handoff(socket: Socket, release: () => void): void {
     let best: Slot | undefined;
     for (const s of this.#slots) if (s?.ready && (!best || s.connections < best.connections)) best = s;
-    if (!best) {
-      // Every worker is being replaced this instant: the client retries on a new connection.
+    if (!best) return this.#wait(socket, release);
+    this.#send(best, socket, release);
+  }
+
+  #send(slot: Slot, socket: Socket, release: () => void): void {
+    const id = ++this.#nextConnection;
+    slot.connections++;
+    this.#connections.set(id, { slot, release, socket });
+    if (socket.listenerCount('error') === 0) socket.on('error', () => undefined);
+    slot.queue.push({ id, socket });
+    this.#pump(slot);
+  }
+
+  /** The next queued connection goes to the worker, once it has taken the one before. */
+  #pump(slot: Slot): void {
+    if (slot.sending !== undefined) return;
+    const next = slot.queue.shift();
+    if (!next) return;
+    slot.sending = next;
+    // keepOpen: this copy stays open (paused: never read here) until the worker has its own.
+    slot.child.send({ type: 'connection', id: next.id } satisfies ToWorker, next.socket, { keepOpen: true }, (err) => {
+      // The channel is gone (the worker is dying): its exit hands the connection on.
+      if (err && slot.sending === next) slot.queue.unshift(next);
+      if (err && slot.sending === next) slot.sending = undefined;
+    });
+  }
+
+  /**
+   * Every worker is being replaced (the only one died): the connection waits, unread, as it would in the
+   * kernel's backlog, and goes to the first worker that is ready; one that waits too long is closed.
+   */
+  #wait(socket: Socket, release: () => void): void {
+    if (this.#stopping || this.#waiting.length >= maxWaiting) {
       release();
       return void socket.destroy();
     }
-    const id = ++this.#nextConnection;
-    const slot = best;
-    slot.connections++;
-    this.#connections.set(id, { slot, release });
-    socket.on('error', () => undefined);
-    slot.child.send({ type: 'connection', id } satisfies ToWorker, socket, { keepOpen: false }, (err) => {
-      if (err) this.#closed(id);
+    if (socket.listenerCount('error') === 0) socket.on('error', () => undefined);
+    this.#waiting.push({ socket, release, since: Date.now() });
+    this.#waitTimer ??= setInterval(() => this.#expireWaiting(), 1_000);
+  }
+
+  #expireWaiting(): void {
+    const now = Date.now();
+    this.#waiting = this.#waiting.filter((w) => {
+      if (!w.socket.destroyed && now - w.since < maxWaitMs) return true;
+      w.release();
+      w.socket.destroy();
+      return false;
     });
+    if (this.#waiting.length === 0) {
+      clearInterval(this.#waitTimer);
+      this.#waitTimer = undefined;
+    }
+  }
+
+  /** A worker became ready: the connections that waited for one go to it. */
+  #handWaiting(slot: Slot): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    clearInterval(this.#waitTimer);
+    this.#waitTimer = undefined;
+    for (const w of waiting) {
+      if (w.socket.destroyed) {
+        w.release();
+        w.socket.destroy();
+      } else {
+        this.#send(slot, w.socket, w.release);
+      }
+    }
   }
 
   broadcast(m: ToWorker): void {
@@ -133,6 +212,12 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    for (const w of this.#waiting) {
+      w.release();
+      w.socket.destroy();
+    }
+    this.#waiting = [];
+    clearInterval(this.#waitTimer);
     await Promise.all(
       this.#slots.map(async (s) => {
         if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return;
@@ -185,7 +270,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, ZDD_WORKER_LOG_LEVEL: this.#log.level },
     });
-    const slot: Slot = { index, child, ready: false, connections: 0, inFlight: new Map(), loop: undefined, rss: undefined, startedAt: Date.now() };
+    const slot: Slot = { index, child, ready: false, connections: 0, inFlight: new Map(), loop: undefined, rss: undefined, startedAt: Date.now(), queue: [], sending: undefined };
     this.#slots[index] = slot;
     return new Promise((resolve, reject) => {
       const failed = (err: Error) => {
@@ -197,6 +282,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
           slot.ready = true;
           // What the others know, this one learns before its first connection.
           for (const plane of this.#planes) for (const msg of plane.replay()) child.send(msg);
+          this.#handWaiting(slot);
           resolve();
         } else {
           this.#message(slot, m);
@@ -214,6 +300,13 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     switch (m.type) {
       case 'report':
         return this.#report(slot, m);
+      case 'took':
+        if (slot.sending?.id === m.id) {
+          // The worker holds the connection now: the daemon's copy of the socket goes.
+          slot.sending.socket.destroy();
+          slot.sending = undefined;
+        }
+        return this.#pump(slot);
       case 'closed':
         return this.#closed(m.id);
       case 'held':
@@ -293,7 +386,17 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
   #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
     slot.ready = false;
-    // Its connections are gone with it; so are its in-flight counts and held requests.
+    // Connections it never took are whole here: they go to another worker (or wait for the next one).
+    const unsent = slot.sending ? [slot.sending, ...slot.queue] : slot.queue;
+    slot.queue = [];
+    slot.sending = undefined;
+    for (const { id } of unsent) {
+      const c = this.#connections.get(id);
+      this.#connections.delete(id);
+      slot.connections--;
+      if (c) this.handoff(c.socket, c.release);
+    }
+    // The ones it had are gone with it; so are its in-flight counts and held requests.
     for (const [id, c] of this.#connections) if (c.slot === slot) this.#closed(id);
     for (const seq of [...this.#pending.keys()]) this.#answered(seq, slot, 0);
     slot.inFlight = new Map();

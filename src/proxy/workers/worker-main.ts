@@ -109,6 +109,7 @@ class Worker {
 
   #connection(id: number, socket: Socket | undefined): void {
     // The client left before the socket arrived: Node hands over nothing.
+    send({ type: 'took', id });
     if (!socket) return send({ type: 'closed', id });
     this.#connections.set(id, socket);
     socket.once('close', () => {
