@@ -16,7 +16,7 @@ import { observeAll } from '../deploy/events.ts';
 import { DeployEngine } from '../deploy/engine.ts';
 import { ZddError } from '../errors.ts';
 import { ServiceState } from '../deploy/service-state.ts';
-import type { ServiceConfig } from '../config/load.ts';
+import type { Config, ServiceConfig } from '../config/load.ts';
 import { FrontDoor, type AddressWorkers, type ServiceSite } from '../proxy/front-door.ts';
 import { formatListen } from '../config/listen.ts';
 import { RemotePlane } from '../proxy/workers/remote-plane.ts';
@@ -26,6 +26,7 @@ import type { CertificateSite, CertificateStore } from '../tls/index.ts';
 import { ServiceProxy } from '../proxy/service-proxy.ts';
 import { describeTracking, scopeOf } from '../runtime/process-tracker.ts';
 import { removeStaleOutputPipes } from '../runtime/output-pipe.ts';
+import { reservePorts } from '../runtime/ports.ts';
 import { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { bindControlSocket } from './control-socket.ts';
@@ -99,6 +100,7 @@ export class Daemon {
     const configPath = path.resolve(opts.configPath);
     const dataDir = path.resolve(opts.dataDir);
     const config = loadConfig(configPath);
+    reservePorts(listenPorts(config));
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
     const socket = socketPathFor(dataDir);
@@ -217,7 +219,12 @@ export class Daemon {
       const notifier = new Notifier({ config: config.notify, reload: () => loadConfig(configPath).notify, store, log, dashboardUrl: () => control?.url });
       // Prometheus metrics (GET /metrics), read from the services at each scrape and told of deployments.
       metrics = new DaemonMetrics({ services, retentionMs: retentionFromEnv() });
-      engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()), observer: observeAll([notifier, metrics.observer]) }, services, () => loadConfig(configPath));
+      const reload = () => {
+        const next = loadConfig(configPath);
+        reservePorts(listenPorts(next));
+        return next;
+      };
+      engine = new DeployEngine({ store, log, dataDir, beforeDeploy: tlsFiles && (() => tlsFiles.reload()), observer: observeAll([notifier, metrics.observer]) }, services, reload);
       // After the engine exists (the API answers from here on); before anything is routed or listened on.
       for (const [listen, group] of workers) {
         await group.start();
@@ -435,4 +442,10 @@ async function abandonStart(o: { api: http.Server; socket: string; dataDir: stri
   rmSync(o.socket, { force: true });
   if (readDaemonInfo(o.dataDir)?.pid === process.pid) rmSync(daemonInfoFile(o.dataDir), { force: true });
   o.store?.close();
+}
+
+/** The ports of every address zdd.yaml asks zdd to listen on (services' listen and redirectHttp, control). */
+function listenPorts(config: Config): number[] {
+  const services = [...config.services.values()].flatMap((s) => [s.listen.port, ...(s.redirectHttp ? [s.redirectHttp.port] : [])]);
+  return config.control ? [...services, config.control.listen.port] : services;
 }
