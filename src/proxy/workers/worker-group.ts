@@ -34,9 +34,9 @@ interface Slot {
    * still whole here, unread, and goes to another (Node's own queue of handles would keep them, unsent
    * and open, for good: their clients would hang).
    */
-  queue: { id: number; socket: Socket }[];
+  queue: number[];
   /** The connection on its way to it, until it says it took it. */
-  sending: { id: number; socket: Socket } | undefined;
+  sending: number | undefined;
 }
 
 interface Pending {
@@ -119,22 +119,31 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     slot.connections++;
     this.#connections.set(id, { slot, release, socket });
     if (socket.listenerCount('error') === 0) socket.on('error', () => undefined);
-    slot.queue.push({ id, socket });
+    slot.queue.push(id);
     this.#pump(slot);
   }
 
   /** The next queued connection goes to the worker, once it has taken the one before. */
   #pump(slot: Slot): void {
     if (slot.sending !== undefined) return;
-    const next = slot.queue.shift();
-    if (!next) return;
-    slot.sending = next;
+    const id = slot.queue.shift();
+    if (id === undefined) return;
+    const c = this.#connections.get(id);
+    if (!c) return this.#pump(slot);
+    slot.sending = id;
     // keepOpen: this copy stays open (paused: never read here) until the worker has its own.
-    slot.child.send({ type: 'connection', id: next.id } satisfies ToWorker, next.socket, { keepOpen: true }, (err) => {
-      // The channel is gone (the worker is dying): its exit hands the connection on.
-      if (err && slot.sending === next) slot.queue.unshift(next);
-      if (err && slot.sending === next) slot.sending = undefined;
+    slot.child.send({ type: 'connection', id } satisfies ToWorker, c.socket, { keepOpen: true }, (err) => {
+      // The channel is gone (the worker is dying): back in the queue, which its exit hands on.
+      if (!err || slot.sending !== id) return;
+      slot.sending = undefined;
+      slot.queue.unshift(id);
     });
+  }
+
+  /** A connection no worker will get: closed, and no longer counted against its client. */
+  #drop(socket: Socket, release: () => void): void {
+    release();
+    socket.destroy();
   }
 
   /**
@@ -142,10 +151,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
    * kernel's backlog, and goes to the first worker that is ready; one that waits too long is closed.
    */
   #wait(socket: Socket, release: () => void): void {
-    if (this.#stopping || this.#waiting.length >= maxWaiting) {
-      release();
-      return void socket.destroy();
-    }
+    if (this.#stopping || this.#waiting.length >= maxWaiting) return this.#drop(socket, release);
     if (socket.listenerCount('error') === 0) socket.on('error', () => undefined);
     this.#waiting.push({ socket, release, since: Date.now() });
     this.#waitTimer ??= setInterval(() => this.#expireWaiting(), 1_000);
@@ -155,8 +161,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     const now = Date.now();
     this.#waiting = this.#waiting.filter((w) => {
       if (!w.socket.destroyed && now - w.since < maxWaitMs) return true;
-      w.release();
-      w.socket.destroy();
+      this.#drop(w.socket, w.release);
       return false;
     });
     if (this.#waiting.length === 0) {
@@ -172,12 +177,8 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     clearInterval(this.#waitTimer);
     this.#waitTimer = undefined;
     for (const w of waiting) {
-      if (w.socket.destroyed) {
-        w.release();
-        w.socket.destroy();
-      } else {
-        this.#send(slot, w.socket, w.release);
-      }
+      if (w.socket.destroyed) w.release();
+      else this.#send(slot, w.socket, w.release);
     }
   }
 
@@ -212,10 +213,7 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const w of this.#waiting) {
-      w.release();
-      w.socket.destroy();
-    }
+    for (const w of this.#waiting) this.#drop(w.socket, w.release);
     this.#waiting = [];
     clearInterval(this.#waitTimer);
     await Promise.all(
@@ -301,9 +299,9 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
       case 'report':
         return this.#report(slot, m);
       case 'took':
-        if (slot.sending?.id === m.id) {
+        if (slot.sending === m.id) {
           // The worker holds the connection now: the daemon's copy of the socket goes.
-          slot.sending.socket.destroy();
+          this.#connections.get(m.id)?.socket.destroy();
           slot.sending = undefined;
         }
         return this.#pump(slot);
@@ -387,10 +385,10 @@ export class WorkerGroup implements AddressWorkers, WorkerChannel {
     if (this.#slots[slot.index] === slot) this.#slots[slot.index] = undefined;
     slot.ready = false;
     // Connections it never took are whole here: they go to another worker (or wait for the next one).
-    const unsent = slot.sending ? [slot.sending, ...slot.queue] : slot.queue;
+    const unsent = slot.sending === undefined ? slot.queue : [slot.sending, ...slot.queue];
     slot.queue = [];
     slot.sending = undefined;
-    for (const { id } of unsent) {
+    for (const id of unsent) {
       const c = this.#connections.get(id);
       this.#connections.delete(id);
       slot.connections--;
