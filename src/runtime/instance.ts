@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
 import { existsSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { logDefaults } from '../config/size.ts';
 import { ZddError } from '../errors.ts';
 import { LogFile } from './log-file.ts';
@@ -79,6 +79,8 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   readonly #reaped: Promise<boolean>;
   /** Its output on disk; a full disk costs log lines there, never the instance or the daemon. */
   readonly logFile: LogFile;
+  /** The FIFO its output goes through (when options.outputFifo, or adopted with one). */
+  readonly #fifo: string;
 
   /** Starts an instance whose output outlives this daemon (its FIFO made first, without blocking the event loop). */
   static async start(options: InstanceOptions): Promise<Instance> {
@@ -90,6 +92,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     this.id = options.id;
     this.options = options;
     this.adopted = adopted !== undefined;
+    this.#fifo = outputPipePath(options.logFile);
     this.startedAt = adopted?.startedAt ?? Date.now();
     const logs = options.logs;
     this.logFile = new LogFile(options.logFile, { maxSize: logs?.maxSize ?? logDefaults.maxSize, keep: logs?.keep ?? logDefaults.keep, timestamps: logs?.timestamps ?? true });
@@ -100,7 +103,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
     if (adopted) {
       this.#tracker = adoptTracker({ id: options.id, scope, pid: adopted.pid });
       this.#pid = adopted.pid;
-      const output = reopenOutputPipe(outputPipePath(options.logFile));
+      const output = reopenOutputPipe(this.#fifo);
       if (output) void this.#read(output);
       this.startTime = adopted.startTime;
       exited = new Promise((resolve) => {
@@ -151,7 +154,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
       });
     }
     this.exited = exited.then((exit) => {
-      if (options.outputFifo || adopted) removeOutputPipe(outputPipePath(options.logFile));
+      if (options.outputFifo || adopted) removeOutputPipe(this.#fifo);
       this.exit = exit;
       this.state = 'exited';
       void this.logFile.end();
@@ -165,7 +168,7 @@ export class Instance extends EventEmitter<{ exit: [InstanceExit] }> {
   /** Starts the command; `outputEnded` once everything that holds its stdout and stderr has closed them. */
   #spawn(options: InstanceOptions, env: Record<string, string>): { child: ChildProcess; outputEnded: Promise<void> } {
     const [file, args] = typeof options.command === 'string' ? ['/bin/sh', ['-c', shellLine(options.command)]] : [options.command[0]!, options.command.slice(1)];
-    const pipe = options.outputFifo ? openOutputPipe(outputPipePath(options.logFile)) : undefined;
+    const pipe = options.outputFifo ? openOutputPipe(this.#fifo) : undefined;
     const output = pipe ? pipe.childFd : 'pipe';
     let child: ChildProcess;
     try {
